@@ -1,0 +1,76 @@
+"""Wiring only: settings, engine, middleware, error handlers, routers."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from todo_api import __version__
+from todo_api.core.auth import TokenVerifier, require_path_user
+from todo_api.core.config import Settings, get_settings
+from todo_api.core.db import create_engine
+from todo_api.core.errors import install_error_handlers, problem_responses
+from todo_api.core.http import MAX_BODY_BYTES, GuardMiddleware
+from todo_api.core.logging import configure_logging
+from todo_api.core.openapi import install_openapi
+from todo_api.system.routes import router as system_router
+from todo_api.tasks.routes import router as tasks_router
+from todo_api.users.routes import router as users_router
+
+DESCRIPTION = """
+The backend of a Todo app whose users sign in with Better Auth. Send the Better Auth JWT as
+`Authorization: Bearer <token>`; every task you see, change or count is your own.
+Errors are `application/problem+json` (RFC 9457).
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    engine = create_engine(settings)
+    http_client = httpx.AsyncClient()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await http_client.aclose()
+        await engine.dispose()
+
+    app = FastAPI(
+        title="todo-api",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        max_body_size=MAX_BODY_BYTES,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+    app.state.verifier = TokenVerifier(settings, http_client)
+    app.state.http_client = http_client
+
+    app.add_middleware(GuardMiddleware)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-Request-ID"],
+        expose_headers=["Link", "X-Total-Count", "Location", "ETag", "Retry-After", "X-Request-ID"],
+        max_age=600,
+    )
+    install_error_handlers(app)
+    app.include_router(system_router)
+    app.include_router(users_router, prefix="/api")
+    app.include_router(tasks_router, prefix="/api/tasks", tags=["tasks"])
+    app.include_router(
+        tasks_router,
+        prefix="/api/{user_id}/tasks",
+        tags=["compatibility"],
+        dependencies=[Depends(require_path_user)],
+        responses=problem_responses(403),
+    )
+    install_openapi(app)
+    return app

@@ -1,0 +1,102 @@
+"""The async engine, one session (and one transaction) per request, and fault classification."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+from uuid import uuid4
+
+from fastapi import Depends, Request
+from sqlalchemy import event, exc
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from todo_api.core.config import Settings
+
+# libpq's sslmode values map one to one onto asyncpg's `ssl` argument.
+_SSL_MODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+# Query parameters that only libpq understands; asyncpg rejects them as unknown arguments.
+_LIBPQ_ONLY = {"sslmode", "channel_binding"}
+# SQLSTATE classes that mean "the database is not there right now", not "your query is wrong":
+# 08 connection exception, 53 insufficient resources, 57P operator intervention (shutdown,
+# cannot connect now), 40 transaction rollback (serialization failure, deadlock).
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P", "40")
+
+
+def engine_arguments(settings: Settings) -> tuple[URL, dict[str, Any]]:
+    """The SQLAlchemy URL and connect arguments for DATABASE_URL, Neon URLs included."""
+    url = make_url(settings.sqlalchemy_url)
+    if url.get_backend_name() == "sqlite":
+        return url.set(drivername="sqlite+aiosqlite"), {"timeout": 15}
+    if url.drivername in {"postgres", "postgresql", "postgresql+asyncpg"}:
+        url = url.set(drivername="postgresql+asyncpg")
+    connect_args: dict[str, Any] = {"timeout": settings.database_connect_timeout}
+    sslmode = url.query.get("sslmode")
+    if isinstance(sslmode, str) and sslmode in _SSL_MODES:
+        connect_args["ssl"] = sslmode
+    url = url.difference_update_query(_LIBPQ_ONLY)
+    if settings.database_pool_mode == "transaction" or "-pooler" in (url.host or ""):
+        # PgBouncer in transaction mode hands each transaction to any server connection, so
+        # a statement prepared on one is unknown on the next: no caching, unique names.
+        url = url.update_query_dict({"prepared_statement_cache_size": "0"})
+        connect_args["statement_cache_size"] = 0
+        connect_args["prepared_statement_name_func"] = _unique_statement_name
+    return url, connect_args
+
+
+def _unique_statement_name() -> str:
+    return f"__asyncpg_{uuid4()}__"
+
+
+def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
+    url, connect_args = engine_arguments(settings)
+    if url.get_backend_name() == "sqlite":
+        engine = create_async_engine(url, connect_args=connect_args)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    if not pooled:
+        return create_async_engine(url, connect_args=connect_args, poolclass=NullPool)
+    return create_async_engine(
+        url,
+        connect_args=connect_args,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout,
+        pool_recycle=settings.database_pool_recycle,
+        pool_pre_ping=True,
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # SQLite ignores foreign keys (and so ON DELETE CASCADE) unless asked per connection.
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True when an error means the database cannot be reached, so a retry may succeed."""
+    if isinstance(error, exc.TimeoutError | OSError | asyncio.TimeoutError):
+        return True
+    if isinstance(error, exc.DBAPIError):
+        if error.connection_invalidated or isinstance(
+            error, exc.OperationalError | exc.InterfaceError
+        ):
+            return True
+        cause = error.orig.__cause__ if error.orig is not None else None
+        sqlstate = getattr(error.orig, "sqlstate", None) or getattr(cause, "sqlstate", None)
+        return isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+    # asyncpg raises its own connection errors when connecting, unwrapped by SQLAlchemy.
+    return type(error).__module__.startswith("asyncpg") and "Connection" in type(error).__name__
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the route returns, rolled back if it raises."""
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker.begin() as session:
+        yield session
+
+
+# scope="function": commit before the response is sent, so a failed commit is never a 2xx.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

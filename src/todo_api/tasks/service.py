@@ -1,0 +1,143 @@
+"""Task queries. Every statement is scoped to its owner through `_owned`, once."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, delete, func, insert, not_, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
+
+from todo_api.core.columns import utcnow
+from todo_api.tasks import cursor
+from todo_api.tasks.errors import TaskNotFound
+from todo_api.tasks.models import Task
+from todo_api.tasks.schemas import TaskCounts, TaskCreate, TaskListQuery, TaskRead, TaskUpdate
+from todo_api.users.service import ensure_user
+
+TASKS: Table = Task.__table__  # type: ignore[attr-defined]
+_SORT_EXPRESSIONS: dict[str, ColumnElement[Any]] = {
+    "created_at": TASKS.c.created_at,
+    "updated_at": TASKS.c.updated_at,
+    "title": func.lower(TASKS.c.title),
+}
+
+
+def _owned(owner: str) -> ColumnElement[bool]:
+    return TASKS.c.user_id == owner
+
+
+def _one_owned(owner: str, task_id: int) -> tuple[ColumnElement[bool], ...]:
+    return _owned(owner), TASKS.c.id == task_id
+
+
+def owned_tasks(owner: str, *columns: Any) -> Select[Any]:
+    return select(*(columns or TASKS.c)).where(_owned(owner))
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    tasks: list[TaskRead]
+    total: int
+    next_cursor: str | None
+    next_offset: int | None
+
+
+async def create_task(session: AsyncSession, *, owner: str, data: TaskCreate) -> TaskRead:
+    await ensure_user(session, owner)
+    now = utcnow()
+    statement = (
+        insert(TASKS)
+        .values(**data.model_dump(), user_id=owner, created_at=now, updated_at=now, version=1)
+        .returning(*TASKS.c)
+    )
+    return TaskRead.model_validate((await session.execute(statement)).one())
+
+
+async def get_task(session: AsyncSession, *, owner: str, task_id: int) -> TaskRead:
+    row = (await session.execute(owned_tasks(owner).where(TASKS.c.id == task_id))).one_or_none()
+    if row is None:
+        raise TaskNotFound
+    return TaskRead.model_validate(row)
+
+
+async def update_task(
+    session: AsyncSession, *, owner: str, task_id: int, changes: TaskUpdate
+) -> TaskRead:
+    return await _change(session, owner, task_id, changes.model_dump(exclude_unset=True))
+
+
+async def set_completed(
+    session: AsyncSession, *, owner: str, task_id: int, completed: bool | None
+) -> TaskRead:
+    # A toggle is one UPDATE that reads and flips the value inside the database, so
+    # concurrent toggles serialise on the row lock instead of racing on a stale read.
+    value = not_(TASKS.c.completed) if completed is None else completed
+    return await _change(session, owner, task_id, {"completed": value})
+
+
+async def _change(
+    session: AsyncSession, owner: str, task_id: int, values: dict[str, Any]
+) -> TaskRead:
+    statement = (
+        update(TASKS)
+        .where(*_one_owned(owner, task_id))
+        .values(**values, updated_at=utcnow(), version=TASKS.c.version + 1)
+        .returning(*TASKS.c)
+    )
+    row = (await session.execute(statement)).one_or_none()
+    if row is None:
+        raise TaskNotFound
+    return TaskRead.model_validate(row)
+
+
+async def delete_task(session: AsyncSession, *, owner: str, task_id: int) -> None:
+    statement = delete(TASKS).where(*_one_owned(owner, task_id)).returning(TASKS.c.id)
+    if (await session.execute(statement)).one_or_none() is None:
+        raise TaskNotFound
+
+
+async def count_tasks(session: AsyncSession, *, owner: str) -> TaskCounts:
+    total, done = (
+        await session.execute(
+            owned_tasks(owner, func.count(), func.count().filter(TASKS.c.completed))
+        )
+    ).one()
+    return TaskCounts(total=total, completed=done, pending=total - done)
+
+
+async def list_tasks(
+    session: AsyncSession, *, owner: str, query: TaskListQuery, cursor_key: bytes
+) -> Page:
+    filters = [_owned(owner)]
+    if query.effective_status != "all":
+        filters.append(TASKS.c.completed == (query.effective_status == "completed"))
+    if query.q:
+        filters.append(
+            or_(
+                TASKS.c.title.icontains(query.q, autoescape=True),
+                TASKS.c.description.icontains(query.q, autoescape=True),
+            )
+        )
+    total = (await session.execute(select(func.count()).where(*filters))).scalar_one()
+
+    key = _SORT_EXPRESSIONS[query.sort_key]
+    sort = query.normalized_sort
+    page = select(*TASKS.c, key.label("sort_key")).where(*filters)
+    if query.cursor is not None:
+        value, last_id = cursor.decode(cursor_key, query.cursor, owner=owner, sort=sort)
+        after = tuple_(key, TASKS.c.id)
+        page = page.where(after < (value, last_id) if query.descending else after > (value, last_id))
+    order = (key.desc(), TASKS.c.id.desc()) if query.descending else (key.asc(), TASKS.c.id.asc())
+    page = page.order_by(*order).limit(query.limit + 1).offset(query.offset)
+    rows = (await session.execute(page)).all()
+
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    next_cursor = next_offset = None
+    if more:
+        last = rows[-1]
+        next_cursor = cursor.encode(
+            cursor_key, owner=owner, sort=sort, value=last.sort_key, task_id=last.id
+        )
+        next_offset = (query.offset or 0) + query.limit if query.offset is not None else None
+    return Page([TaskRead.model_validate(r) for r in rows], total, next_cursor, next_offset)
