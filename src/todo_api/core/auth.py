@@ -103,14 +103,13 @@ class KeySet:
         self._timeout = timeout
         self._keys: list[tuple[str | None, VerificationKey]] | None = None
         self._fetched_at = 0.0
-        self._attempted_at = -MIN_REFETCH_SECONDS
+        self._quiet_until = 0.0
         self._last_fetch_failed = False
         self._lock = asyncio.Lock()
 
     async def keys_for(self, kid: str | None, algorithm: str) -> list[VerificationKey]:
-        stale = time.monotonic() - self._fetched_at > self._max_age
-        if self._keys is None or stale or (kid is not None and not self._has(kid)):
-            await self._refresh()
+        if not self._satisfies(kid):
+            await self._refresh(kid)
         if self._keys is None or (self._last_fetch_failed and kid and not self._has(kid)):
             raise KeySetUnavailable
         return [
@@ -119,15 +118,20 @@ class KeySet:
             if algorithm in key.algorithms and (kid is None or key_id == kid)
         ]
 
+    def _satisfies(self, kid: str | None) -> bool:
+        fresh = time.monotonic() - self._fetched_at <= self._max_age
+        return self._keys is not None and fresh and (kid is None or self._has(kid))
+
     def _has(self, kid: str) -> bool:
         return any(key_id == kid for key_id, _ in self._keys or ())
 
-    async def _refresh(self) -> None:
-        # Concurrent callers queue on the lock; whoever comes after a fresh attempt reuses it.
+    async def _refresh(self, kid: str | None) -> None:
+        # Concurrent callers queue on the lock; a caller whose need the fetch before it met
+        # returns at once, so one rotation costs one fetch however many requests carry it.
         async with self._lock:
-            if time.monotonic() - self._attempted_at < MIN_REFETCH_SECONDS:
+            if self._satisfies(kid) or time.monotonic() < self._quiet_until:
                 return
-            self._attempted_at = time.monotonic()
+            first_load = self._keys is None
             try:
                 response = await self._client.get(self.url, timeout=self._timeout)
                 response.raise_for_status()
@@ -136,10 +140,13 @@ class KeySet:
             except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
                 logger.warning("cannot fetch the key set from %s: %s", self.url, error)
                 self._last_fetch_failed = True
+                self._quiet_until = time.monotonic() + MIN_REFETCH_SECONDS
                 return
             self._keys = keys
             self._fetched_at = time.monotonic()
             self._last_fetch_failed = False
+            # The first load may be followed at once by a rotation; refetches are rationed.
+            self._quiet_until = 0.0 if first_load else self._fetched_at + MIN_REFETCH_SECONDS
 
 
 class TokenVerifier:

@@ -1,0 +1,200 @@
+"""Every test runs twice: on a throwaway PostgreSQL database and on a SQLite file.
+
+No mocks: the real app over ASGI, real signed tokens, real rows. PostgreSQL comes from
+TEST_DATABASE_URL (default: the local server); a fresh database is created for the run and
+dropped after it. Without a reachable PostgreSQL its half is skipped, except under CI=true.
+"""
+
+import asyncio
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import jwt
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from todo_api.app import create_app
+from todo_api.core.config import Settings
+from todo_api.migrations import upgrade
+
+SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# The suite configures the app explicitly; nothing from the developer's shell may leak in.
+for _name in list(os.environ):
+    if _name.upper() in {f.upper() for f in Settings.model_fields}:
+        del os.environ[_name]
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def make_token(subject: object = "alice", /, *, key: Any = SECRET, algorithm: str = "HS256",
+               headers: dict[str, Any] | None = None, **claims: Any) -> str:
+    """A token as a frontend mints it: `sub` plus a 15-minute expiry, unless overridden."""
+    now = int(time.time())
+    payload: dict[str, Any] = {"sub": subject, "iat": now, "exp": now + 900}
+    payload.update(claims)
+    for name in [name for name, value in payload.items() if value is None]:
+        del payload[name]
+    return jwt.encode(payload, key, algorithm=algorithm, headers=headers)
+
+
+def bearer(user_id: str = "alice", **claims: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {make_token(user_id, **claims)}"}
+
+
+async def _create_database(name: str) -> None:
+    connection = await asyncpg.connect(ADMIN_URL, timeout=5)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+async def _drop_database(name: str) -> None:
+    connection = await asyncpg.connect(ADMIN_URL, timeout=5)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this run, migrated to head, dropped at the end."""
+    name = f"todo_api_test_{os.getpid()}_{secrets.token_hex(4)}"
+    try:
+        asyncio.run(_create_database(name))
+    except (OSError, asyncpg.PostgresError) as error:
+        message = f"PostgreSQL at {ADMIN_URL} is unreachable ({error}); its half of the suite is skipped"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    url = make_url(ADMIN_URL).set(drivername="postgresql+asyncpg", database=name)
+    rendered = url.render_as_string(hide_password=False)
+    upgrade(Settings(_env_file=None, database_url=rendered))  # type: ignore[call-arg]
+    yield rendered
+    asyncio.run(_drop_database(name))
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path: Path = tmp_path_factory.mktemp("sqlite") / "todo.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(Settings(_env_file=None, database_url=url))  # type: ignore[call-arg]
+    return url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
+
+
+@pytest.fixture
+def backend(database_url: str) -> str:
+    return make_url(database_url).get_backend_name()
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("postgres_only") and "database_url" in request.fixturenames:
+        if request.getfixturevalue("backend") != "postgresql":
+            pytest.skip("needs PostgreSQL")
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {"database_url": database_url, "better_auth_secret": SECRET}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+async def _clean(app: FastAPI) -> None:
+    async with app.state.engine.begin() as connection:
+        await connection.execute(text("DELETE FROM tasks"))
+        await connection.execute(text("DELETE FROM users"))
+
+
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The app with its lifespan running; its rows are removed afterwards."""
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        try:
+            yield application
+        finally:
+            await _clean(application)
+
+
+def client_for(application: FastAPI) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=application)
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+@asynccontextmanager
+async def client_with(database_url: str, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client for an app configured differently from the default fixture's."""
+    async with running(make_settings(database_url, **overrides)) as application:
+        async with client_for(application) as http:
+            yield http
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    async with running(settings) as application:
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(app) as http:
+        yield http
+
+
+@pytest.fixture
+def alice() -> dict[str, str]:
+    return bearer("alice")
+
+
+@pytest.fixture
+def bob() -> dict[str, str]:
+    return bearer("bob")
+
+
+class Rows:
+    """Reads the database directly, to assert on what was stored rather than what was said."""
+
+    def __init__(self, app: FastAPI):
+        self._engine = app.state.engine
+
+    async def __call__(self, sql: str, **params: Any) -> list[dict[str, Any]]:
+        async with self._engine.connect() as connection:
+            result = await connection.execute(text(sql), params)
+            return [dict(row._mapping) for row in result]
+
+    async def task(self, task_id: int) -> dict[str, Any] | None:
+        found = await self("SELECT * FROM tasks WHERE id = :id", id=task_id)
+        return found[0] if found else None
+
+
+@pytest.fixture
+def rows(app: FastAPI) -> Rows:
+    return Rows(app)
