@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import httpx
 import jwt
 import pytest
@@ -41,8 +41,15 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def make_token(subject: object = "alice", /, *, key: Any = SECRET, algorithm: str = "HS256",
-               headers: dict[str, Any] | None = None, **claims: Any) -> str:
+def make_token(
+    subject: object = "alice",
+    /,
+    *,
+    key: Any = SECRET,
+    algorithm: str = "HS256",
+    headers: dict[str, Any] | None = None,
+    **claims: Any,
+) -> str:
     """A token as a frontend mints it: `sub` plus a 15-minute expiry, unless overridden."""
     now = int(time.time())
     payload: dict[str, Any] = {"sub": subject, "iat": now, "exp": now + 900}
@@ -79,13 +86,15 @@ def postgresql_url() -> Iterator[str]:
     try:
         asyncio.run(_create_database(name))
     except (OSError, asyncpg.PostgresError) as error:
-        message = f"PostgreSQL at {ADMIN_URL} is unreachable ({error}); its half of the suite is skipped"
+        message = (
+            f"PostgreSQL at {ADMIN_URL} is unreachable ({error}); its half of the suite is skipped"
+        )
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
     url = make_url(ADMIN_URL).set(drivername="postgresql+asyncpg", database=name)
     rendered = url.render_as_string(hide_password=False)
-    upgrade(Settings(_env_file=None, database_url=rendered))  # type: ignore[call-arg]
+    upgrade(Settings(_env_file=None, database_url=rendered))
     yield rendered
     asyncio.run(_drop_database(name))
 
@@ -94,7 +103,7 @@ def postgresql_url() -> Iterator[str]:
 def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     path: Path = tmp_path_factory.mktemp("sqlite") / "todo.db"
     url = f"sqlite+aiosqlite:///{path}"
-    upgrade(Settings(_env_file=None, database_url=url))  # type: ignore[call-arg]
+    upgrade(Settings(_env_file=None, database_url=url))
     return url
 
 
@@ -111,15 +120,15 @@ def backend(database_url: str) -> str:
 
 @pytest.fixture(autouse=True)
 def _postgres_only(request: pytest.FixtureRequest) -> None:
-    if request.node.get_closest_marker("postgres_only") and "database_url" in request.fixturenames:
-        if request.getfixturevalue("backend") != "postgresql":
-            pytest.skip("needs PostgreSQL")
+    marked = request.node.get_closest_marker("postgres_only")
+    if marked and request.getfixturevalue("backend") != "postgresql":
+        pytest.skip("needs PostgreSQL")
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"database_url": database_url, "better_auth_secret": SECRET}
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture
@@ -152,9 +161,9 @@ def client_for(application: FastAPI) -> httpx.AsyncClient:
 @asynccontextmanager
 async def client_with(database_url: str, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
     """A client for an app configured differently from the default fixture's."""
-    async with running(make_settings(database_url, **overrides)) as application:
-        async with client_for(application) as http:
-            yield http
+    settings = make_settings(database_url, **overrides)
+    async with running(settings) as application, client_for(application) as http:
+        yield http
 
 
 @pytest.fixture

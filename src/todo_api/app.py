@@ -44,7 +44,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        max_body_size=MAX_BODY_BYTES,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -57,18 +56,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-Request-ID"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "If-Match",
+            "If-None-Match",
+            "Idempotency-Key",
+            "X-Request-ID",
+        ],
         expose_headers=["Link", "X-Total-Count", "Location", "ETag", "Retry-After", "X-Request-ID"],
         max_age=600,
     )
     install_error_handlers(app)
     app.include_router(system_router)
-    app.include_router(users_router, prefix="/api")
-    app.include_router(tasks_router, prefix="/api/tasks", tags=["tasks"])
+    # The body limit is set per router, not on the app: at app level Starlette answers an
+    # oversized body in plain text before our problem+json handlers can see it.
+    app.include_router(users_router, prefix="/api", max_body_size=MAX_BODY_BYTES)
+    app.include_router(
+        tasks_router, prefix="/api/tasks", tags=["tasks"], max_body_size=MAX_BODY_BYTES
+    )
     app.include_router(
         tasks_router,
         prefix="/api/{user_id}/tasks",
         tags=["compatibility"],
+        max_body_size=MAX_BODY_BYTES,
         dependencies=[Depends(require_path_user)],
         responses=problem_responses(403),
     )

@@ -21,7 +21,9 @@ def _load_settings() -> Settings:
         return get_settings()
     except ValidationError as error:
         reasons = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}".removeprefix("Value error, ")
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}".removeprefix(
+                "Value error, "
+            )
             for e in error.errors()
         )
         raise SystemExit(f"todo-api: cannot start: {reasons}") from None
@@ -31,7 +33,9 @@ def serve(args: argparse.Namespace) -> None:
     settings = _load_settings()
     if not settings.is_production:
         migrations.upgrade(settings)
-        where = settings.database_url and "DATABASE_URL" or f"SQLite file {DEV_SQLITE_FILE.resolve()}"
+        where = (
+            settings.database_url and "DATABASE_URL"
+        ) or f"SQLite file {DEV_SQLITE_FILE.resolve()}"
         logger.warning(
             "development mode on %s, migrations applied. Mint a token with "
             "`todo-api token <user-id>` (`./dev token <user-id>` in a checkout).",

@@ -21,7 +21,9 @@ class SigningKey:
     jwk: dict[str, Any]
 
     def sign(self, claims: dict[str, Any], **header: Any) -> str:
-        return jwt.encode(claims, self.private, algorithm=self.algorithm, headers={"kid": self.kid, **header})
+        return jwt.encode(
+            claims, self.private, algorithm=self.algorithm, headers={"kid": self.kid, **header}
+        )
 
 
 def new_key(algorithm: str, kid: str | None = None) -> SigningKey:
@@ -58,7 +60,7 @@ def jwks() -> Iterator[JwksServer]:
     server_state: JwksServer
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             server_state.fetches += 1
             if server_state.delay:
                 threading.Event().wait(server_state.delay)

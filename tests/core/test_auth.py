@@ -35,7 +35,9 @@ def assert_invalid_token(response: httpx.Response, detail_part: str = "") -> Non
 
 
 class TestMissingAndMalformed:
-    async def test_missing_header_is_401_with_a_bare_bearer_challenge(self, client: httpx.AsyncClient) -> None:
+    async def test_missing_header_is_401_with_a_bare_bearer_challenge(
+        self, client: httpx.AsyncClient
+    ) -> None:
         for path in ("/api/tasks", "/api/me", "/api/tasks/1"):
             response = await client.get(path)
             assert response.status_code == 401
@@ -48,10 +50,14 @@ class TestMissingAndMalformed:
         assert response.headers["WWW-Authenticate"] == "Bearer"
 
     @pytest.mark.parametrize("token", ["abc", "a.b.c", "a.b", "Zm9v.YmFy.YmF6", "..."])
-    async def test_malformed_token_is_invalid_token(self, client: httpx.AsyncClient, token: str) -> None:
+    async def test_malformed_token_is_invalid_token(
+        self, client: httpx.AsyncClient, token: str
+    ) -> None:
         assert_invalid_token(await me(client, token))
 
-    async def test_oversized_token_is_refused_before_verification(self, client: httpx.AsyncClient) -> None:
+    async def test_oversized_token_is_refused_before_verification(
+        self, client: httpx.AsyncClient
+    ) -> None:
         token = make_token("alice", padding="x" * 9000)
 
         assert_invalid_token(await me(client, token), "too large")
@@ -73,7 +79,9 @@ class TestHmacTokens:
         assert response.json()["user_id"] == "alice"
 
     @pytest.mark.parametrize("algorithm", ["HS256", "HS384", "HS512"])
-    async def test_each_hmac_size_is_accepted(self, client: httpx.AsyncClient, algorithm: str) -> None:
+    async def test_each_hmac_size_is_accepted(
+        self, client: httpx.AsyncClient, algorithm: str
+    ) -> None:
         key = SECRET * 2  # long enough for HS512 without a short-key warning
         async with client_with(client_url(client), better_auth_secret=key) as other:
             response = await me(other, make_token("alice", key=key, algorithm=algorithm))
@@ -98,7 +106,9 @@ class TestHmacTokens:
     ) -> None:
         assert_invalid_token(await me(client, make_token("alice", **claims)), detail)
 
-    async def test_thirty_seconds_of_clock_skew_are_tolerated(self, client: httpx.AsyncClient) -> None:
+    async def test_thirty_seconds_of_clock_skew_are_tolerated(
+        self, client: httpx.AsyncClient
+    ) -> None:
         now = int(time.time())
         token = make_token("alice", exp=now - 10, nbf=now + 10, iat=now + 10)
 
@@ -106,29 +116,47 @@ class TestHmacTokens:
 
     async def test_alg_none_is_refused(self, client: httpx.AsyncClient) -> None:
         header = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
-        body = base64.urlsafe_b64encode(
-            json.dumps({"sub": "alice", "exp": NOW + 600}).encode()
-        ).rstrip(b"=").decode()
+        body = (
+            base64.urlsafe_b64encode(json.dumps({"sub": "alice", "exp": NOW + 600}).encode())
+            .rstrip(b"=")
+            .decode()
+        )
 
         assert_invalid_token(await me(client, f"{header}.{body}."), "algorithm")
 
-    async def test_asymmetric_token_without_a_key_set_is_401(self, client: httpx.AsyncClient) -> None:
+    async def test_asymmetric_token_without_a_key_set_is_401(
+        self, client: httpx.AsyncClient
+    ) -> None:
         key = new_key("RS256")
 
-        assert_invalid_token(await me(client, key.sign({"sub": "alice", "exp": NOW + 600})), "no key set")
+        assert_invalid_token(
+            await me(client, key.sign({"sub": "alice", "exp": NOW + 600})), "no key set"
+        )
 
-    async def test_iss_and_aud_are_ignored_when_not_configured(self, client: httpx.AsyncClient) -> None:
+    async def test_iss_and_aud_are_ignored_when_not_configured(
+        self, client: httpx.AsyncClient
+    ) -> None:
         token = make_token("alice", iss="https://anything.example", aud=["x", "y"])
 
         assert (await me(client, token)).status_code == 200
 
-    async def test_configured_issuer_and_audience_are_enforced(self, client: httpx.AsyncClient) -> None:
+    async def test_configured_issuer_and_audience_are_enforced(
+        self, client: httpx.AsyncClient
+    ) -> None:
         url = client_url(client)
-        async with client_with(url, jwt_issuer="https://auth.example/", jwt_audience="todo") as other:
+        async with client_with(
+            url, jwt_issuer="https://auth.example/", jwt_audience="todo"
+        ) as other:
             good = make_token("alice", iss="https://auth.example", aud=["web", "todo"])
             assert (await me(other, good)).status_code == 200
-            assert_invalid_token(await me(other, make_token("alice", iss="https://evil.example", aud="todo")), "issuer")
-            assert_invalid_token(await me(other, make_token("alice", iss="https://auth.example", aud="web")), "audience")
+            assert_invalid_token(
+                await me(other, make_token("alice", iss="https://evil.example", aud="todo")),
+                "issuer",
+            )
+            assert_invalid_token(
+                await me(other, make_token("alice", iss="https://auth.example", aud="web")),
+                "audience",
+            )
             assert_invalid_token(await me(other, make_token("alice", aud="todo")), "issuer")
 
 
@@ -155,9 +183,19 @@ class TestUserIdClaims:
 
     @pytest.mark.parametrize(
         "claims",
-        [{}, {"sub": ""}, {"user_id": 42}, {"sub": "x" * 256}, {"user": {"id": 7}}, {"user": "u1"}, {"sub": 5}],
+        [
+            {},
+            {"sub": ""},
+            {"user_id": 42},
+            {"sub": "x" * 256},
+            {"user": {"id": 7}},
+            {"user": "u1"},
+            {"sub": 5},
+        ],
     )
-    async def test_no_usable_user_id_is_401(self, client: httpx.AsyncClient, claims: dict[str, Any]) -> None:
+    async def test_no_usable_user_id_is_401(
+        self, client: httpx.AsyncClient, claims: dict[str, Any]
+    ) -> None:
         assert_invalid_token(await me(client, make_token(None, **claims)))
 
     async def test_a_255_character_user_id_is_accepted(self, client: httpx.AsyncClient) -> None:
@@ -178,8 +216,16 @@ def claims_for(issuer: str, user: str = "alice", **extra: Any) -> dict[str, Any]
     now = int(time.time())
     # Exactly what Better Auth's jwt plugin puts in a token.
     return {
-        "sub": user, "id": user, "email": f"{user}@example.com", "name": user.title(),
-        "emailVerified": True, "iat": now, "exp": now + 900, "iss": issuer, "aud": issuer, **extra,
+        "sub": user,
+        "id": user,
+        "email": f"{user}@example.com",
+        "name": user.title(),
+        "emailVerified": True,
+        "iat": now,
+        "exp": now + 900,
+        "iss": issuer,
+        "aud": issuer,
+        **extra,
     }
 
 
@@ -221,7 +267,9 @@ class TestJwks:
             client_url(client), better_auth_url=jwks.base_url, better_auth_secret=None
         ) as other:
             # An RS256 token naming the EC key: that key only ever verifies ES256.
-            swapped = jwt.encode(claims, rsa_key.private, algorithm="RS256", headers={"kid": ec_key.kid})
+            swapped = jwt.encode(
+                claims, rsa_key.private, algorithm="RS256", headers={"kid": ec_key.kid}
+            )
             assert_invalid_token(await me(other, swapped), "unknown key")
             # The classic confusion: HS256 "signed" with the public key as the HMAC secret.
             confused = jwt.encode(claims, SECRET, algorithm="HS256", headers={"kid": rsa_key.kid})
@@ -274,7 +322,9 @@ class TestJwks:
             await me(other, known.sign(claims_for(jwks.base_url)))
             for _ in range(5):
                 stranger = new_key("EdDSA")
-                assert_invalid_token(await me(other, stranger.sign(claims_for(jwks.base_url))), "unknown key")
+                assert_invalid_token(
+                    await me(other, stranger.sign(claims_for(jwks.base_url))), "unknown key"
+                )
 
         assert jwks.fetches == 2
 
@@ -284,9 +334,13 @@ class TestJwks:
         ours, theirs = new_key("EdDSA", kid="same-kid"), new_key("EdDSA", kid="same-kid")
         jwks.publish(ours)
         async with client_with(client_url(client), better_auth_url=jwks.base_url) as other:
-            assert_invalid_token(await me(other, theirs.sign(claims_for(jwks.base_url))), "signature")
+            assert_invalid_token(
+                await me(other, theirs.sign(claims_for(jwks.base_url))), "signature"
+            )
 
-    async def test_unreachable_key_set_is_503_quickly(self, client: httpx.AsyncClient, free_tcp_port: int) -> None:
+    async def test_unreachable_key_set_is_503_quickly(
+        self, client: httpx.AsyncClient, free_tcp_port: int
+    ) -> None:
         dead = f"http://127.0.0.1:{free_tcp_port}"
         key = new_key("EdDSA")
         async with client_with(client_url(client), better_auth_url=dead) as other:

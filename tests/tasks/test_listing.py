@@ -39,7 +39,9 @@ async def walk(client: httpx.AsyncClient, headers: Headers, url: str) -> list[di
     return seen
 
 
-async def test_empty_list_is_an_array_with_a_zero_count(client: httpx.AsyncClient, alice: Headers) -> None:
+async def test_empty_list_is_an_array_with_a_zero_count(
+    client: httpx.AsyncClient, alice: Headers
+) -> None:
     response = await client.get("/api/tasks", headers=alice)
 
     assert response.status_code == 200
@@ -59,7 +61,9 @@ async def test_default_order_is_newest_first(client: httpx.AsyncClient, alice: H
     assert await titles(client, alice, "sort=+created_at") == ["one", "two", "three"]
 
 
-async def test_sort_by_title_is_case_insensitive_a_to_z(client: httpx.AsyncClient, alice: Headers) -> None:
+async def test_sort_by_title_is_case_insensitive_a_to_z(
+    client: httpx.AsyncClient, alice: Headers
+) -> None:
     for title in ("banana", "Cherry", "apple"):
         await create(client, alice, title=title)
 
@@ -114,8 +118,16 @@ async def test_search_is_case_insensitive_on_title_and_description(
 @pytest.mark.parametrize(
     "query",
     [
-        "status=done", "status_filter=nope", "sort=priority", "sort=--title", "limit=0",
-        "limit=201", "limit=abc", "offset=-1", "cursor=abc&offset=0", "status=pending&completed=true",
+        "status=done",
+        "status_filter=nope",
+        "sort=priority",
+        "sort=--title",
+        "limit=0",
+        "limit=201",
+        "limit=abc",
+        "offset=-1",
+        "cursor=abc&offset=0",
+        "status=pending&completed=true",
         "completed=maybe",
     ],
 )
@@ -138,20 +150,26 @@ async def test_cursor_pages_cover_every_task_once_with_link_and_count(
     assert first.headers["X-Total-Count"] == "7"
     link = next_link(first)
     assert link is not None
-    assert link.startswith("/api/tasks?") and "limit=3" in link and "status=all" in link
+    assert link.startswith("/api/tasks?")
+    assert "limit=3" in link
+    assert "status=all" in link
     seen = await walk(client, alice, "/api/tasks?limit=3")
 
     assert [t["id"] for t in seen] == [t["id"] for t in reversed(created)]
 
 
-@pytest.mark.parametrize("sort", ["title", "-title", "created_at", "+created_at", "updated_at", "+updated_at"])
+@pytest.mark.parametrize(
+    "sort", ["title", "-title", "created_at", "+created_at", "updated_at", "+updated_at"]
+)
 async def test_every_sort_pages_without_repeats_or_gaps(
     client: httpx.AsyncClient, alice: Headers, sort: str
 ) -> None:
     # Duplicate titles force the id tie-breaker to do its job.
     for i in range(9):
         await create(client, alice, title=["same", "Same", "other"][i % 3])
-    everything = (await client.get(f"/api/tasks?limit=200&sort={sort.replace('+', '%2B')}", headers=alice)).json()
+    everything = (
+        await client.get(f"/api/tasks?limit=200&sort={sort.replace('+', '%2B')}", headers=alice)
+    ).json()
 
     paged = await walk(client, alice, f"/api/tasks?limit=2&sort={sort.replace('+', '%2B')}")
 
@@ -167,7 +185,9 @@ async def test_offset_paging_for_page_number_uis(client: httpx.AsyncClient, alic
 
     assert [t["title"] for t in page.json()] == ["t2", "t3"]
     link = next_link(page)
-    assert link is not None and "offset=4" in link and "cursor" not in link
+    assert link is not None
+    assert "offset=4" in link
+    assert "cursor" not in link
     assert [t["title"] for t in await walk(client, alice, link)] == ["t4"]
 
 

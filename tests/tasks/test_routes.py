@@ -42,7 +42,11 @@ async def test_create_returns_201_location_and_the_stored_task(
     parse_time(task["created_at"])
     stored = await rows.task(task["id"])
     assert stored is not None
-    assert (stored["user_id"], stored["title"], stored["description"]) == ("alice", "Buy milk", "2 litres")
+    assert (stored["user_id"], stored["title"], stored["description"]) == (
+        "alice",
+        "Buy milk",
+        "2 litres",
+    )
     assert await rows("SELECT id FROM users") == [{"id": "alice"}]
 
 
@@ -58,7 +62,9 @@ async def test_create_with_completed_and_empty_description_stores_null(
     assert stored["description"] is None
 
 
-async def test_ids_are_unique_across_users(client: httpx.AsyncClient, alice: Headers, bob: Headers) -> None:
+async def test_ids_are_unique_across_users(
+    client: httpx.AsyncClient, alice: Headers, bob: Headers
+) -> None:
     ids = [(await create(client, who))["id"] for who in (alice, bob, alice, bob)]
     assert len(set(ids)) == 4
 
@@ -106,7 +112,15 @@ async def test_update_can_clear_the_description(client: httpx.AsyncClient, alice
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"title": None}, {"completed": None}, {"title": "   "}, {"user_id": "bob"}, {"id": 7}, {"version": 9}],
+    [
+        {},
+        {"title": None},
+        {"completed": None},
+        {"title": "   "},
+        {"user_id": "bob"},
+        {"id": 7},
+        {"version": 9},
+    ],
 )
 async def test_update_rejects_empty_null_or_foreign_fields(
     client: httpx.AsyncClient, alice: Headers, rows: Rows, body: dict[str, Any]
@@ -179,7 +193,11 @@ async def test_ids_that_name_no_task_are_404(
     client: httpx.AsyncClient, alice: Headers, task_id: str
 ) -> None:
     for method, path in [
-        ("GET", ""), ("PUT", ""), ("PATCH", ""), ("DELETE", ""), ("PATCH", "/complete")
+        ("GET", ""),
+        ("PUT", ""),
+        ("PATCH", ""),
+        ("DELETE", ""),
+        ("PATCH", "/complete"),
     ]:
         body = {"completed": True} if path else {"title": "x"}
         response = await client.request(
@@ -277,7 +295,9 @@ class TestCompatibilityPaths:
 
         assert response.status_code == 404
 
-    async def test_missing_token_is_401_before_the_path_check(self, client: httpx.AsyncClient) -> None:
+    async def test_missing_token_is_401_before_the_path_check(
+        self, client: httpx.AsyncClient
+    ) -> None:
         response = await client.get("/api/alice/tasks")
 
         assert response.status_code == 401
@@ -288,7 +308,9 @@ async def test_user_ids_with_url_special_characters_work_on_compat_paths(
 ) -> None:
     headers = bearer("user@example.com")
 
-    response = await client.post("/api/user@example.com/tasks", json={"title": "x"}, headers=headers)
+    response = await client.post(
+        "/api/user@example.com/tasks", json={"title": "x"}, headers=headers
+    )
 
     assert response.status_code == 201
     assert response.json()["user_id"] == "user@example.com"

@@ -49,7 +49,10 @@ class InvalidToken(AppError):
     def __init__(self, detail: str) -> None:
         # RFC 6750 section 3: the error code tells clients to get a new token, not to retry.
         super().__init__(
-            detail, headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{detail}"'}
+            detail,
+            headers={
+                "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{detail}"'
+            },
         )
 
 
@@ -78,8 +81,8 @@ class VerificationKey:
 def _parse_jwk(jwk: Mapping[str, Any]) -> tuple[str | None, VerificationKey] | None:
     if jwk.get("use", "sig") != "sig":
         return None
-    kty = jwk.get("kty")
-    allowed = _KEY_ALGORITHMS.get((kty, None if kty == "RSA" else jwk.get("crv")), frozenset())
+    kty, crv = str(jwk.get("kty")), jwk.get("crv")
+    allowed = _KEY_ALGORITHMS.get((kty, None if kty == "RSA" else str(crv)), frozenset())
     if "alg" in jwk:
         allowed &= {jwk["alg"]}
     if not allowed:

@@ -13,7 +13,7 @@ def utcnow() -> datetime:
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """timestamptz on PostgreSQL; on SQLite, which keeps no zone, stored as UTC and read back aware."""
+    """timestamptz on PostgreSQL; on SQLite (no zones) stored as UTC and read back aware."""
 
     impl = DateTime(timezone=True)
     cache_ok = True

@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     @field_validator("better_auth_secret")
     @classmethod
     def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
-        return value if value is not None and value.get_secret_value() else None
+        return value if value is not None and value.get_secret_value().strip() else None
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":

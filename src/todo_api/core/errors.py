@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import exc
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from todo_api.core.db import is_unavailable
 
@@ -100,7 +101,9 @@ def problem_response(
 
 def _unavailable_response() -> JSONResponse:
     return problem_response(
-        503, "The database is unavailable; retry shortly", headers={"Retry-After": RETRY_AFTER_SECONDS}
+        503,
+        "The database is unavailable; retry shortly",
+        headers={"Retry-After": RETRY_AFTER_SECONDS},
     )
 
 
@@ -112,11 +115,28 @@ async def _app_error(_request: Request, error: Exception) -> JSONResponse:
     return problem_response(error.status, error.message, headers=headers)
 
 
-async def _http_error(_request: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
     status = error.status_code
     detail = error.detail if error.detail != HTTPStatus(status).phrase else _DETAILS.get(status)
-    return problem_response(status, detail or HTTPStatus(status).phrase, headers=error.headers)
+    headers = dict(error.headers) if error.headers else {}
+    if status == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return problem_response(status, detail or HTTPStatus(status).phrase, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    # Starlette's Allow names only the first route that matched the path; RFC 9110
+    # section 15.5.6 wants every method the resource supports.
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 _DETAILS = {

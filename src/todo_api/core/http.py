@@ -18,7 +18,9 @@ class UnsupportedMediaType(AppError):
 
 def _is_json(content_type: str) -> bool:
     mime = content_type.partition(";")[0].strip().lower()
-    return mime == "application/json" or (mime.startswith("application/") and mime.endswith("+json"))
+    return mime == "application/json" or (
+        mime.startswith("application/") and mime.endswith("+json")
+    )
 
 
 async def require_json_body(request: Request) -> None:

@@ -10,8 +10,3 @@ class TaskNotFound(AppError):
 class InvalidCursor(AppError):
     status = 400
     detail = "The cursor is invalid, or belongs to another query or user"
-
-
-class InvalidListQuery(AppError):
-    status = 400
-    detail = "Invalid query"

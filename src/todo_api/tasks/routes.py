@@ -5,10 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Request, Response, status
 
 from todo_api.core.auth import CurrentUser
+from todo_api.core.config import SettingsDep
 from todo_api.core.db import SessionDep
 from todo_api.core.errors import UNAUTHENTICATED, problem_responses
 from todo_api.core.http import JsonBody
-from todo_api.core.config import SettingsDep
 from todo_api.tasks import service
 from todo_api.tasks.schemas import CompletionUpdate, TaskCreate, TaskListQuery, TaskRead, TaskUpdate
 
@@ -25,8 +25,14 @@ _WRITE_ERRORS = problem_responses(404, 413, 415, 422)
     responses={
         200: {
             "headers": {
-                "X-Total-Count": {"description": "Tasks matching the filters", "schema": {"type": "integer"}},
-                "Link": {"description": 'RFC 8288 `<...>; rel="next"` while more remain', "schema": {"type": "string"}},
+                "X-Total-Count": {
+                    "description": "Tasks matching the filters",
+                    "schema": {"type": "integer"},
+                },
+                "Link": {
+                    "description": 'RFC 8288 `<...>; rel="next"` while more remain',
+                    "schema": {"type": "string"},
+                },
             }
         },
         **problem_responses(400),
@@ -48,7 +54,11 @@ async def list_tasks(
     if page.next_cursor is not None:
         url = request.url.remove_query_params(["cursor", "offset"])
         url = url.include_query_params(
-            **({"offset": page.next_offset} if query.offset is not None else {"cursor": page.next_cursor})
+            **(
+                {"offset": page.next_offset}
+                if query.offset is not None
+                else {"cursor": page.next_cursor}
+            )
         )
         response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
     return page.tasks
@@ -57,7 +67,14 @@ async def list_tasks(
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses={201: {"headers": {"Location": {"description": "/api/tasks/{id}", "schema": {"type": "string"}}}}, **_WRITE_ERRORS},
+    responses={
+        201: {
+            "headers": {
+                "Location": {"description": "/api/tasks/{id}", "schema": {"type": "string"}}
+            }
+        },
+        **_WRITE_ERRORS,
+    },
 )
 async def create_task(
     data: TaskCreate, response: Response, user: CurrentUser, session: SessionDep, _: JsonBody

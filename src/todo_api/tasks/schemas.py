@@ -35,7 +35,7 @@ Title = Annotated[
 ]
 Description = Annotated[
     str | None,
-    Field(max_length=DESCRIPTION_MAX, description="At most 1000 characters; \"\" is stored as null"),
+    Field(max_length=DESCRIPTION_MAX, description='At most 1000 characters; "" is stored as null'),
     AfterValidator(lambda value: _storable(value) or None if value is not None else None),
 ]
 

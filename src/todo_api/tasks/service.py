@@ -126,7 +126,9 @@ async def list_tasks(
     if query.cursor is not None:
         value, last_id = cursor.decode(cursor_key, query.cursor, owner=owner, sort=sort)
         after = tuple_(key, TASKS.c.id)
-        page = page.where(after < (value, last_id) if query.descending else after > (value, last_id))
+        page = page.where(
+            after < (value, last_id) if query.descending else after > (value, last_id)
+        )
     order = (key.desc(), TASKS.c.id.desc()) if query.descending else (key.asc(), TASKS.c.id.asc())
     page = page.order_by(*order).limit(query.limit + 1).offset(query.offset)
     rows = (await session.execute(page)).all()

@@ -53,10 +53,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_tasks_user_completed", "tasks", ["user_id", "completed"])
     op.create_index(
-        "ix_tasks_user_created", "tasks", ["user_id", sa.text("created_at DESC"), sa.text("id DESC")]
+        "ix_tasks_user_created",
+        "tasks",
+        ["user_id", sa.text("created_at DESC"), sa.text("id DESC")],
     )
     op.create_index(
-        "ix_tasks_user_updated", "tasks", ["user_id", sa.text("updated_at DESC"), sa.text("id DESC")]
+        "ix_tasks_user_updated",
+        "tasks",
+        ["user_id", sa.text("updated_at DESC"), sa.text("id DESC")],
     )
     op.create_index("ix_tasks_user_title", "tasks", ["user_id", sa.text("lower(title)"), "id"])
 

@@ -1,0 +1,124 @@
+"""Database URLs as people paste them, and what clients see when the database is gone."""
+
+import time
+
+import httpx
+import pytest
+from sqlalchemy import exc
+
+from tests.conftest import bearer, client_with, make_settings
+from todo_api.core.db import engine_arguments, is_unavailable
+
+
+def arguments(url: str, **overrides: object) -> tuple[str, dict[str, object]]:
+    sa_url, connect_args = engine_arguments(make_settings(url, **overrides))
+    return sa_url.render_as_string(hide_password=False), connect_args
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql", "postgresql+asyncpg"])
+def test_every_postgres_scheme_uses_asyncpg(scheme: str) -> None:
+    url, connect_args = arguments(f"{scheme}://u:p@db.example:5432/app")
+
+    assert url == "postgresql+asyncpg://u:p@db.example:5432/app"
+    assert connect_args["timeout"] == 5.0
+    assert "ssl" not in connect_args
+
+
+def test_neon_url_is_translated_for_asyncpg() -> None:
+    url, connect_args = arguments(
+        "postgresql://u:p@ep-cool-name-123456.us-east-2.aws.neon.tech/neondb"
+        "?sslmode=require&channel_binding=require"
+    )
+
+    assert url == "postgresql+asyncpg://u:p@ep-cool-name-123456.us-east-2.aws.neon.tech/neondb"
+    assert connect_args["ssl"] == "require"
+    assert "statement_cache_size" not in connect_args
+
+
+def test_pooled_neon_endpoint_disables_prepared_statement_caches() -> None:
+    url, connect_args = arguments(
+        "postgresql://u:p@ep-cool-name-123456-pooler.us-east-2.aws.neon.tech/neondb?sslmode=require"
+    )
+
+    assert url.endswith("/neondb?prepared_statement_cache_size=0")
+    assert connect_args["statement_cache_size"] == 0
+    name_func = connect_args["prepared_statement_name_func"]
+    assert callable(name_func)
+    assert name_func() != name_func()
+
+
+def test_transaction_pool_mode_setting_has_the_same_effect() -> None:
+    _url, connect_args = arguments("postgresql://u@pgbouncer:6432/app", database_pool_mode="transaction")
+
+    assert connect_args["statement_cache_size"] == 0
+
+
+def test_sqlite_urls_use_aiosqlite() -> None:
+    url, _ = arguments("sqlite:///./local.db")
+
+    assert url == "sqlite+aiosqlite:///./local.db"
+
+
+def test_errors_are_classified_as_unavailable_or_not() -> None:
+    refused = ConnectionRefusedError(111, "Connection refused")
+    assert is_unavailable(refused)
+    assert is_unavailable(TimeoutError())
+    assert is_unavailable(exc.TimeoutError("pool exhausted"))
+    assert is_unavailable(exc.OperationalError("SELECT 1", {}, Exception("gone")))
+    assert not is_unavailable(exc.ProgrammingError("SELECT nope", {}, Exception("syntax")))
+    assert not is_unavailable(ValueError("bug"))
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "sqlite"])
+async def test_unreachable_database_is_503_with_retry_after_quickly(
+    scheme: str, free_tcp_port: int, tmp_path: object
+) -> None:
+    url = (
+        f"postgresql://postgres@127.0.0.1:{free_tcp_port}/none"
+        if scheme == "postgresql"
+        else "sqlite+aiosqlite:////nonexistent-dir/for/sure/todo.db"
+    )
+    settings = make_settings(url)
+    from todo_api.app import create_app  # noqa: PLC0415
+
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            started = time.monotonic()
+            responses = [
+                await client.get("/api/tasks", headers=bearer("alice")),
+                await client.post("/api/tasks", json={"title": "x"}, headers=bearer("alice")),
+                await client.get("/ready"),
+            ]
+            elapsed = time.monotonic() - started
+            health = await client.get("/health")
+
+    for response in responses:
+        assert response.status_code == 503, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["Retry-After"].isdigit()
+        assert "Traceback" not in response.text
+    assert health.status_code == 200
+    assert elapsed < 5
+
+
+@pytest.mark.postgres_only
+async def test_a_database_error_that_is_a_bug_is_a_bare_500(database_url: str) -> None:
+    async with client_with(database_url) as client:
+        transport = client._transport
+        assert isinstance(transport, httpx.ASGITransport)
+        engine = transport.app.state.engine  # type: ignore[attr-defined]
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql("ALTER TABLE tasks RENAME COLUMN title TO title_gone")
+        try:
+            response = await client.get("/api/tasks", headers=bearer("alice"))
+        finally:
+            async with engine.begin() as connection:
+                await connection.exec_driver_sql("ALTER TABLE tasks RENAME COLUMN title_gone TO title")
+
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == "Internal server error"
+    assert "does not exist" not in response.text
+    assert "SELECT" not in response.text
