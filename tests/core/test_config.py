@@ -22,7 +22,10 @@ def settings(**values: object) -> Settings:
         ({"better_auth_secret": LONG_SECRET}, "DATABASE_URL is required"),
         ({"database_url": "postgresql://db/x"}, "BETTER_AUTH_SECRET or BETTER_AUTH_URL"),
         ({"database_url": "postgresql://db/x", "better_auth_secret": "short"}, "at least 32 bytes"),
-        ({"database_url": "postgresql://db/x", "better_auth_secret": "   "}, "BETTER_AUTH_SECRET or"),
+        (
+            {"database_url": "postgresql://db/x", "better_auth_secret": "   "},
+            "BETTER_AUTH_SECRET or",
+        ),
     ],
 )
 def test_production_refuses_to_start_unsafely(values: dict[str, object], reason: str) -> None:
@@ -40,8 +43,13 @@ def test_production_starts_with_a_database_and_a_key_source(key_source: dict[str
 
 
 def test_jwks_url_defaults_to_better_auths_endpoint() -> None:
-    assert settings(better_auth_url="https://auth.example/").jwks_url == "https://auth.example/api/auth/jwks"
-    explicit = settings(better_auth_url="https://a.example", better_auth_jwks_url="https://k.example/jwks")
+    assert (
+        settings(better_auth_url="https://auth.example/").jwks_url
+        == "https://auth.example/api/auth/jwks"
+    )
+    explicit = settings(
+        better_auth_url="https://a.example", better_auth_jwks_url="https://k.example/jwks"
+    )
     assert explicit.jwks_url == "https://k.example/jwks"
     assert settings().jwks_url is None
 
@@ -49,10 +57,12 @@ def test_jwks_url_defaults_to_better_auths_endpoint() -> None:
 def test_cors_origins_accept_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CORS_ORIGINS", "https://app.example, http://localhost:3000 ,")
 
-    assert Settings(_env_file=None).cors_origins == ["https://app.example", "http://localhost:3000"]  # type: ignore[call-arg]
+    assert Settings(_env_file=None).cors_origins == ["https://app.example", "http://localhost:3000"]
 
 
-def test_environment_variables_and_dotenv_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_variables_and_dotenv_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_text("DATABASE_URL=postgresql://from-dotenv/db\nLOG_LEVEL=debug\n")
     monkeypatch.setenv("LOG_LEVEL", "warning")
@@ -78,7 +88,9 @@ def test_development_without_keys_generates_a_secret_once(
     secret_file = tmp_path / config.DEV_SECRET_FILE
     assert first.better_auth_secret is not None
     assert second.better_auth_secret is not None
-    assert first.better_auth_secret.get_secret_value() == second.better_auth_secret.get_secret_value()
+    assert (
+        first.better_auth_secret.get_secret_value() == second.better_auth_secret.get_secret_value()
+    )
     assert secret_file.read_text().strip() == first.better_auth_secret.get_secret_value()
     assert secret_file.stat().st_mode & 0o777 == 0o600
     assert first.sqlalchemy_url == f"sqlite+aiosqlite:///{tmp_path / 'todo-api.db'}"

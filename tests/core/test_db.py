@@ -48,7 +48,9 @@ def test_pooled_neon_endpoint_disables_prepared_statement_caches() -> None:
 
 
 def test_transaction_pool_mode_setting_has_the_same_effect() -> None:
-    _url, connect_args = arguments("postgresql://u@pgbouncer:6432/app", database_pool_mode="transaction")
+    _url, connect_args = arguments(
+        "postgresql://u@pgbouncer:6432/app", database_pool_mode="transaction"
+    )
 
     assert connect_args["statement_cache_size"] == 0
 
@@ -115,7 +117,9 @@ async def test_a_database_error_that_is_a_bug_is_a_bare_500(database_url: str) -
             response = await client.get("/api/tasks", headers=bearer("alice"))
         finally:
             async with engine.begin() as connection:
-                await connection.exec_driver_sql("ALTER TABLE tasks RENAME COLUMN title_gone TO title")
+                await connection.exec_driver_sql(
+                    "ALTER TABLE tasks RENAME COLUMN title_gone TO title"
+                )
 
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"

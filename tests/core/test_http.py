@@ -53,7 +53,9 @@ async def test_body_of_exactly_64_kib_is_read_and_validated(
     client: httpx.AsyncClient, alice: Headers
 ) -> None:
     response = await client.post(
-        "/api/tasks", content=padded_body(LIMIT), headers={**alice, "Content-Type": "application/json"}
+        "/api/tasks",
+        content=padded_body(LIMIT),
+        headers={**alice, "Content-Type": "application/json"},
     )
 
     # Read in full and judged on its merits: the description is far over 1000 characters.
@@ -94,7 +96,8 @@ async def test_non_json_body_is_415_and_stores_nothing(
 
 
 @pytest.mark.parametrize(
-    "content_type", ["application/json; charset=utf-8", "application/merge-patch+json", "APPLICATION/JSON"]
+    "content_type",
+    ["application/json; charset=utf-8", "application/merge-patch+json", "APPLICATION/JSON"],
 )
 async def test_json_content_types_with_parameters_are_accepted(
     client: httpx.AsyncClient, alice: Headers, content_type: str
@@ -122,7 +125,9 @@ async def test_body_that_is_not_a_json_object_is_422(
     assert all(set(issue) == {"loc", "msg"} for issue in problem["errors"])
 
 
-async def test_validation_errors_do_not_echo_the_input(client: httpx.AsyncClient, alice: Headers) -> None:
+async def test_validation_errors_do_not_echo_the_input(
+    client: httpx.AsyncClient, alice: Headers
+) -> None:
     secret_looking = "sk_live_" + "z" * 300
 
     response = await client.post("/api/tasks", json={"title": secret_looking}, headers=alice)
@@ -147,7 +152,9 @@ async def test_wrong_method_is_405_with_allow(client: httpx.AsyncClient, alice: 
     assert set(response.headers["Allow"].replace(" ", "").split(",")) == {"GET", "POST"}
 
 
-async def test_api_responses_are_uncacheable_and_nosniff(client: httpx.AsyncClient, alice: Headers) -> None:
+async def test_api_responses_are_uncacheable_and_nosniff(
+    client: httpx.AsyncClient, alice: Headers
+) -> None:
     for response in (
         await client.get("/api/tasks", headers=alice),
         await client.get("/api/tasks"),
@@ -158,7 +165,9 @@ async def test_api_responses_are_uncacheable_and_nosniff(client: httpx.AsyncClie
 
 
 class TestCors:
-    async def test_preflight_from_the_frontend_allows_authorization(self, client: httpx.AsyncClient) -> None:
+    async def test_preflight_from_the_frontend_allows_authorization(
+        self, client: httpx.AsyncClient
+    ) -> None:
         response = await client.options(
             "/api/tasks",
             headers={
@@ -175,14 +184,22 @@ class TestCors:
     async def test_paging_and_location_headers_are_exposed(
         self, client: httpx.AsyncClient, alice: Headers
     ) -> None:
-        response = await client.get("/api/tasks", headers={**alice, "Origin": "http://localhost:3000"})
+        response = await client.get(
+            "/api/tasks", headers={**alice, "Origin": "http://localhost:3000"}
+        )
 
-        exposed = {h.strip().lower() for h in response.headers["Access-Control-Expose-Headers"].split(",")}
+        exposed = {
+            h.strip().lower() for h in response.headers["Access-Control-Expose-Headers"].split(",")
+        }
         assert {"link", "x-total-count", "location"} <= exposed
         assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
 
-    async def test_other_origins_get_no_cors_grant(self, client: httpx.AsyncClient, alice: Headers) -> None:
-        response = await client.get("/api/tasks", headers={**alice, "Origin": "https://evil.example"})
+    async def test_other_origins_get_no_cors_grant(
+        self, client: httpx.AsyncClient, alice: Headers
+    ) -> None:
+        response = await client.get(
+            "/api/tasks", headers={**alice, "Origin": "https://evil.example"}
+        )
 
         assert "Access-Control-Allow-Origin" not in response.headers
 

@@ -18,7 +18,9 @@ async def test_docs_are_served(client: httpx.AsyncClient) -> None:
     assert "swagger" in response.text.lower()
 
 
-async def test_openapi_describes_every_route_security_and_problems(client: httpx.AsyncClient) -> None:
+async def test_openapi_describes_every_route_security_and_problems(
+    client: httpx.AsyncClient,
+) -> None:
     spec = (await client.get("/openapi.json")).json()
 
     paths = spec["paths"]

@@ -9,7 +9,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    text,
+    func,
 )
 from sqlmodel import Field, SQLModel
 
@@ -34,10 +34,6 @@ class Task(SQLModel, table=True):
             name="description_valid",
         ),
         CheckConstraint("version >= 1", name="version_positive"),
-        Index("ix_tasks_user_completed", "user_id", "completed"),
-        Index("ix_tasks_user_created", "user_id", text("created_at DESC"), text("id DESC")),
-        Index("ix_tasks_user_updated", "user_id", text("updated_at DESC"), text("id DESC")),
-        Index("ix_tasks_user_title", "user_id", text("lower(title)"), "id"),
         # Never reuse a deleted task's id on SQLite (PostgreSQL identities never do).
         {"sqlite_autoincrement": True},
     )
@@ -55,3 +51,11 @@ class Task(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     version: int = 1
+
+
+_columns = Task.__table__.c  # type: ignore[attr-defined]
+# One index per listing order; each serves its status filter and its keyset pages.
+Index("ix_tasks_user_completed", _columns.user_id, _columns.completed)
+Index("ix_tasks_user_created", _columns.user_id, _columns.created_at.desc(), _columns.id.desc())
+Index("ix_tasks_user_updated", _columns.user_id, _columns.updated_at.desc(), _columns.id.desc())
+Index("ix_tasks_user_title", _columns.user_id, func.lower(_columns.title), _columns.id)

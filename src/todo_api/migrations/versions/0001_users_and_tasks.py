@@ -55,12 +55,12 @@ def upgrade() -> None:
     op.create_index(
         "ix_tasks_user_created",
         "tasks",
-        ["user_id", sa.text("created_at DESC"), sa.text("id DESC")],
+        ["user_id", sa.desc("created_at"), sa.desc("id")],
     )
     op.create_index(
         "ix_tasks_user_updated",
         "tasks",
-        ["user_id", sa.text("updated_at DESC"), sa.text("id DESC")],
+        ["user_id", sa.desc("updated_at"), sa.desc("id")],
     )
     op.create_index("ix_tasks_user_title", "tasks", ["user_id", sa.text("lower(title)"), "id"])
 

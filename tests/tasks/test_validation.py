@@ -1,0 +1,109 @@
+"""Validation edges: what is refused is refused with 422 and leaves nothing behind."""
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Rows
+
+Headers = dict[str, str]
+
+
+@pytest.mark.parametrize(
+    ("title", "stored"),
+    [
+        ("a", "a"),
+        ("x" * 200, "x" * 200),
+        ("  " + "x" * 200 + "\t\n", "x" * 200),
+        ("é" * 200, "é" * 200),
+        ("🙂" * 200, "🙂" * 200),
+        ("日本語のタスク", "日本語のタスク"),
+    ],
+)
+async def test_titles_up_to_200_code_points_after_trimming_are_stored_trimmed(
+    client: httpx.AsyncClient, alice: Headers, rows: Rows, title: str, stored: str
+) -> None:
+    response = await client.post("/api/tasks", json={"title": title}, headers=alice)
+
+    assert response.status_code == 201, response.text
+    row = await rows.task(response.json()["id"])
+    assert row is not None
+    assert row["title"] == stored
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"title": ""},
+        {"title": "   \t\n "},
+        {"title": "x" * 201},
+        {"title": "🙂" * 201},
+        {"title": None},
+        {"title": 42},
+        {"title": ["x"]},
+        {"title": "nul\x00byte"},
+        {"title": "ok", "description": "d" * 1001},
+        {"title": "ok", "description": 5},
+        {"title": "ok", "completed": "true"},
+        {"title": "ok", "completed": "yes"},
+        {"title": "ok", "completed": 1},
+        {"title": "ok", "completed": 0},
+        {"title": "ok", "completed": None},
+        {"title": "ok", "user_id": "bob"},
+        {"title": "ok", "id": 1},
+        {"title": "ok", "created_at": "2020-01-01T00:00:00Z"},
+        {"title": "ok", "version": 3},
+        {"title": "ok", "priority": "high"},
+    ],
+)
+async def test_invalid_create_bodies_are_422_and_store_nothing(
+    client: httpx.AsyncClient, alice: Headers, rows: Rows, body: dict[str, Any]
+) -> None:
+    response = await client.post("/api/tasks", json=body, headers=alice)
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"]
+    assert await rows("SELECT * FROM tasks") == []
+    assert await rows("SELECT * FROM users") == []
+
+
+async def test_description_of_exactly_1000_characters_is_accepted(
+    client: httpx.AsyncClient, alice: Headers, rows: Rows
+) -> None:
+    response = await client.post(
+        "/api/tasks", json={"title": "ok", "description": "ü" * 1000}, headers=alice
+    )
+
+    assert response.status_code == 201
+    row = await rows.task(response.json()["id"])
+    assert row is not None
+    assert row["description"] == "ü" * 1000
+
+
+async def test_lone_surrogates_are_422_not_a_server_error(
+    client: httpx.AsyncClient, alice: Headers, rows: Rows
+) -> None:
+    response = await client.post(
+        "/api/tasks",
+        content=b'{"title": "bad \\ud800 text"}',
+        headers={**alice, "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 422
+    assert await rows("SELECT * FROM tasks") == []
+
+
+async def test_duplicate_keys_take_the_last_value_like_every_json_parser(
+    client: httpx.AsyncClient, alice: Headers
+) -> None:
+    response = await client.post(
+        "/api/tasks",
+        content=b'{"title": "first", "title": "second"}',
+        headers={**alice, "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 201
+    assert response.json()["title"] == "second"
