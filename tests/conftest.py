@@ -8,6 +8,7 @@ dropped after it. Without a reachable PostgreSQL its half is skipped, except und
 import asyncio
 import os
 import secrets
+import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 import jwt
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -166,6 +168,26 @@ async def client_with(database_url: str, **overrides: Any) -> AsyncIterator[http
         yield http
 
 
+@asynccontextmanager
+async def live_server(application: FastAPI) -> AsyncIterator[str]:
+    """The app behind a real uvicorn HTTP server on 127.0.0.1, in this event loop."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        application, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await serving
+
+
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     async with running(settings) as application:
@@ -198,6 +220,10 @@ class Rows:
         async with self._engine.connect() as connection:
             result = await connection.execute(text(sql), params)
             return [dict(row._mapping) for row in result]
+
+    async def execute(self, sql: str, **params: Any) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(text(sql), params)
 
     async def task(self, task_id: int) -> dict[str, Any] | None:
         found = await self("SELECT * FROM tasks WHERE id = :id", id=task_id)

@@ -1,5 +1,6 @@
 """Wiring only: settings, engine, middleware, error handlers, routers."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,6 +17,7 @@ from todo_api.core.errors import install_error_handlers, problem_responses
 from todo_api.core.http import MAX_BODY_BYTES, GuardMiddleware
 from todo_api.core.logging import configure_logging
 from todo_api.core.openapi import install_openapi
+from todo_api.idempotency.service import prune_forever
 from todo_api.system.routes import router as system_router
 from todo_api.tasks.routes import router as tasks_router
 from todo_api.users.routes import router as users_router
@@ -33,9 +35,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = create_engine(settings)
     http_client = httpx.AsyncClient()
 
+    sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        pruning = asyncio.create_task(
+            prune_forever(sessionmaker, every=settings.idempotency_prune_seconds)
+        )
         yield
+        pruning.cancel()
         await http_client.aclose()
         await engine.dispose()
 
@@ -47,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+    app.state.sessionmaker = sessionmaker
     app.state.verifier = TokenVerifier(settings, http_client)
     app.state.http_client = http_client
 

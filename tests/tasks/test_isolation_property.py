@@ -20,8 +20,10 @@ from todo_api.app import create_app
 USERS = ("alice", "bob", "carol")
 HEADERS = {user: bearer(user) for user in USERS}
 users = st.sampled_from(USERS)
+# Control characters are legal but trimmed differently by Python and by pydantic's Rust core;
+# leaving them out keeps the model's `strip()` honest.
 titles = st.text(
-    st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=30
+    st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), min_size=1, max_size=30
 ).filter(lambda s: s.strip())
 
 

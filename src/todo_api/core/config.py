@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     jwks_cache_seconds: float = Field(default=300.0, gt=0)
     jwks_fetch_timeout: float = Field(default=3.0, gt=0)
 
+    idempotency_prune_seconds: float = Field(default=600.0, gt=0)
+
     cors_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
 
     @field_validator("cors_origins", mode="before")

@@ -43,6 +43,8 @@ _RESPONSE_DESCRIPTIONS = {
     401: "Missing or invalid bearer token",
     403: "The path's user id is not the token's",
     404: "No such task (or it is another user's)",
+    409: "A request with the same Idempotency-Key is still running",
+    412: "If-Match names an older version; the current task is in `task`",
     413: "Body larger than 64 KiB",
     415: "Body is not JSON",
     422: "Body is not a valid request",
@@ -70,10 +72,18 @@ class AppError(Exception):
     status: ClassVar[int] = 400
     detail: ClassVar[str] = "Bad request"
 
-    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
+    ):
         super().__init__(detail or self.detail)
         self.message = detail or self.detail
         self.headers = headers or {}
+        # RFC 9457 extension members, e.g. the current task on a 412.
+        self.extensions = extensions or {}
 
 
 class ServiceUnavailable(AppError):
@@ -87,12 +97,14 @@ def problem_response(
     *,
     headers: dict[str, str] | None = None,
     errors: list[dict[str, Any]] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
+        **(extensions or {}),
     }
     if errors is not None:
         body["errors"] = errors
@@ -112,7 +124,9 @@ async def _app_error(_request: Request, error: Exception) -> JSONResponse:
     headers = dict(error.headers)
     if error.status == 503:
         headers.setdefault("Retry-After", RETRY_AFTER_SECONDS)
-    return problem_response(error.status, error.message, headers=headers)
+    return problem_response(
+        error.status, error.message, headers=headers, extensions=error.extensions
+    )
 
 
 async def _http_error(request: Request, error: Exception) -> JSONResponse:

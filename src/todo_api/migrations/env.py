@@ -8,7 +8,8 @@ from sqlmodel import SQLModel
 
 from todo_api.core.config import Settings, get_settings
 from todo_api.core.db import create_engine
-from todo_api.tasks import models as _tasks  # noqa: F401  (registers the tables)
+from todo_api.idempotency import models as _idempotency  # noqa: F401  (registers the tables)
+from todo_api.tasks import models as _tasks  # noqa: F401
 from todo_api.users import models as _users  # noqa: F401
 
 settings: Settings = context.config.attributes.get("settings") or get_settings()

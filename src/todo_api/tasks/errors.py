@@ -1,10 +1,23 @@
+from todo_api.core.conditional import etag
 from todo_api.core.errors import AppError
+from todo_api.tasks.schemas import TaskRead
 
 
 class TaskNotFound(AppError):
     # Also what another user's task looks like: existence is never revealed.
     status = 404
     detail = "Task not found"
+
+
+class VersionMismatch(AppError):
+    status = 412
+    detail = "The task changed since that version; the current one is in `task`"
+
+    def __init__(self, current: TaskRead) -> None:
+        super().__init__(
+            headers={"ETag": etag(current.version)},
+            extensions={"task": current.model_dump(mode="json")},
+        )
 
 
 class InvalidCursor(AppError):

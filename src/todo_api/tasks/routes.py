@@ -1,10 +1,12 @@
 """Task routes: parse, call one service function, return a schema."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Request, Response, status
+from fastapi import APIRouter, Body, Header, Path, Query, Request, Response, status
 
+from todo_api.core import conditional
 from todo_api.core.auth import CurrentUser
+from todo_api.core.conditional import IfMatch, IfNoneMatch, etag
 from todo_api.core.config import SettingsDep
 from todo_api.core.db import SessionDep
 from todo_api.core.errors import UNAUTHENTICATED, problem_responses
@@ -17,7 +19,31 @@ router = APIRouter(responses=UNAUTHENTICATED)
 # Ids outside PostgreSQL's bigint range (or not integers at all) name no task: 404.
 TaskId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A task id")]
 _NOT_FOUND = problem_responses(404)
-_WRITE_ERRORS = problem_responses(404, 413, 415, 422)
+_ETAG = {
+    "ETag": {"description": 'The task\'s version, `"<version>"`', "schema": {"type": "string"}}
+}
+_LOCATION = {"Location": {"description": "/api/tasks/{id}", "schema": {"type": "string"}}}
+_REPLAYED = {
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored response to an earlier request",
+        "schema": {"type": "string"},
+    }
+}
+_CHANGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"headers": _ETAG},
+    **problem_responses(404, 412, 413, 415, 422),
+}
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        min_length=1,
+        max_length=257,
+        # 1 to 255 printable ASCII characters, optionally quoted (an RFC 8941 string).
+        pattern=r'^"?[\x20-\x7E]{1,255}"?$',
+        description="Makes a retried create safe: the same key and body return the first "
+        "response (kept 24 hours); a different body is 422; a retry during the first is 409.",
+    ),
+]
 
 
 @router.get(
@@ -68,61 +94,124 @@ async def list_tasks(
     "",
     status_code=status.HTTP_201_CREATED,
     responses={
-        201: {
-            "headers": {
-                "Location": {"description": "/api/tasks/{id}", "schema": {"type": "string"}}
-            }
-        },
-        **_WRITE_ERRORS,
+        201: {"headers": {**_LOCATION, **_ETAG, **_REPLAYED}},
+        **problem_responses(400, 409, 413, 415, 422),
     },
 )
 async def create_task(
-    data: TaskCreate, response: Response, user: CurrentUser, session: SessionDep, _: JsonBody
+    data: TaskCreate,
+    response: Response,
+    user: CurrentUser,
+    session: SessionDep,
+    _: JsonBody,
+    idempotency_key: IdempotencyKey = None,
 ) -> TaskRead:
-    """Create a task."""
-    task = await service.create_task(session, owner=user.user_id, data=data)
-    response.headers["Location"] = f"/api/tasks/{task.id}"
-    return task
+    """Create a task. With an Idempotency-Key, a retry returns the first response instead."""
+    key = idempotency_key.strip('"') if idempotency_key else None
+    created = await service.create_task(session, owner=user.user_id, data=data, idempotency_key=key)
+    response.headers["Location"] = f"/api/tasks/{created.task.id}"
+    if created.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return _tagged(response, created.task)
 
 
-@router.get("/{task_id}", responses=_NOT_FOUND)
-async def get_task(task_id: TaskId, user: CurrentUser, session: SessionDep) -> TaskRead:
-    """Read one of your tasks."""
-    return await service.get_task(session, owner=user.user_id, task_id=task_id)
+@router.get(
+    "/{task_id}",
+    response_model=TaskRead,
+    responses={200: {"headers": _ETAG}, 304: {"description": "Not modified"}, **_NOT_FOUND},
+)
+async def get_task(
+    task_id: TaskId,
+    response: Response,
+    user: CurrentUser,
+    session: SessionDep,
+    if_none_match: IfNoneMatch = None,
+) -> TaskRead | Response:
+    """Read one of your tasks; with If-None-Match, 304 while your copy is current."""
+    task = await service.get_task(session, owner=user.user_id, task_id=task_id)
+    known = conditional.parse(if_none_match)
+    if known is not None and known.matches_weakly(task.version):
+        return Response(status_code=304, headers={"ETag": etag(task.version)})
+    return _tagged(response, task)
 
 
-@router.put("/{task_id}", responses=_WRITE_ERRORS)
+@router.put("/{task_id}", responses=_CHANGE_RESPONSES)
 async def replace_task(
-    task_id: TaskId, changes: TaskUpdate, user: CurrentUser, session: SessionDep, _: JsonBody
+    task_id: TaskId,
+    changes: TaskUpdate,
+    response: Response,
+    user: CurrentUser,
+    session: SessionDep,
+    _: JsonBody,
+    if_match: IfMatch = None,
 ) -> TaskRead:
     """Update a task: fields you omit stay as they are."""
-    return await service.update_task(session, owner=user.user_id, task_id=task_id, changes=changes)
+    task = await service.update_task(
+        session,
+        owner=user.user_id,
+        task_id=task_id,
+        changes=changes,
+        if_match=conditional.parse(if_match),
+    )
+    return _tagged(response, task)
 
 
-@router.patch("/{task_id}", responses=_WRITE_ERRORS)
+@router.patch("/{task_id}", responses=_CHANGE_RESPONSES)
 async def patch_task(
-    task_id: TaskId, changes: TaskUpdate, user: CurrentUser, session: SessionDep, _: JsonBody
+    task_id: TaskId,
+    changes: TaskUpdate,
+    response: Response,
+    user: CurrentUser,
+    session: SessionDep,
+    _: JsonBody,
+    if_match: IfMatch = None,
 ) -> TaskRead:
     """Update a task: fields you omit stay as they are (same as PUT)."""
-    return await service.update_task(session, owner=user.user_id, task_id=task_id, changes=changes)
+    task = await service.update_task(
+        session,
+        owner=user.user_id,
+        task_id=task_id,
+        changes=changes,
+        if_match=conditional.parse(if_match),
+    )
+    return _tagged(response, task)
 
 
-@router.patch("/{task_id}/complete", responses=_WRITE_ERRORS)
+@router.patch("/{task_id}/complete", responses=_CHANGE_RESPONSES)
 async def complete_task(
     task_id: TaskId,
+    response: Response,
     user: CurrentUser,
     session: SessionDep,
     _: JsonBody,
     body: Annotated[CompletionUpdate | None, Body()] = None,
+    if_match: IfMatch = None,
 ) -> TaskRead:
     """Toggle completion atomically, or set it with `{"completed": true|false}`."""
-    completed = body.completed if body is not None else None
-    return await service.set_completed(
-        session, owner=user.user_id, task_id=task_id, completed=completed
+    task = await service.set_completed(
+        session,
+        owner=user.user_id,
+        task_id=task_id,
+        completed=body.completed if body is not None else None,
+        if_match=conditional.parse(if_match),
+    )
+    return _tagged(response, task)
+
+
+@router.delete(
+    "/{task_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(404, 412),
+)
+async def delete_task(
+    task_id: TaskId, user: CurrentUser, session: SessionDep, if_match: IfMatch = None
+) -> None:
+    """Delete a task."""
+    await service.delete_task(
+        session, owner=user.user_id, task_id=task_id, if_match=conditional.parse(if_match)
     )
 
 
-@router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)
-async def delete_task(task_id: TaskId, user: CurrentUser, session: SessionDep) -> None:
-    """Delete a task."""
-    await service.delete_task(session, owner=user.user_id, task_id=task_id)
+def _tagged(response: Response, task: TaskRead) -> TaskRead:
+    response.headers["ETag"] = etag(task.version)
+    return task

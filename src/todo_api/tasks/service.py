@@ -8,8 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
 from todo_api.core.columns import utcnow
+from todo_api.core.conditional import EntityTags
+from todo_api.core.errors import AppError
+from todo_api.idempotency import service as idempotency
 from todo_api.tasks import cursor
-from todo_api.tasks.errors import TaskNotFound
+from todo_api.tasks.errors import TaskNotFound, VersionMismatch
 from todo_api.tasks.models import Task
 from todo_api.tasks.schemas import TaskCounts, TaskCreate, TaskListQuery, TaskRead, TaskUpdate
 from todo_api.users.service import ensure_user
@@ -26,10 +29,6 @@ def _owned(owner: str) -> ColumnElement[bool]:
     return TASKS.c.user_id == owner
 
 
-def _one_owned(owner: str, task_id: int) -> tuple[ColumnElement[bool], ...]:
-    return _owned(owner), TASKS.c.id == task_id
-
-
 def owned_tasks(owner: str, *columns: Any) -> Select[Any]:
     return select(*(columns or TASKS.c)).where(_owned(owner))
 
@@ -42,7 +41,36 @@ class Page:
     next_offset: int | None
 
 
-async def create_task(session: AsyncSession, *, owner: str, data: TaskCreate) -> TaskRead:
+@dataclass(frozen=True, slots=True)
+class Created:
+    task: TaskRead
+    replayed: bool
+
+
+async def create_task(
+    session: AsyncSession, *, owner: str, data: TaskCreate, idempotency_key: str | None = None
+) -> Created:
+    if idempotency_key is None:
+        return Created(await _insert(session, owner, data), replayed=False)
+    request_print = idempotency.fingerprint(data.model_dump_json())
+    replay = await idempotency.claim(
+        session, owner=owner, key=idempotency_key, print_=request_print
+    )
+    if replay is not None:
+        return Created(TaskRead.model_validate_json(replay.body), replayed=True)
+    task = await _insert(session, owner, data)
+    await idempotency.remember(
+        session,
+        owner=owner,
+        key=idempotency_key,
+        print_=request_print,
+        status_code=201,
+        body=task.model_dump_json(),
+    )
+    return Created(task, replayed=False)
+
+
+async def _insert(session: AsyncSession, owner: str, data: TaskCreate) -> TaskRead:
     await ensure_user(session, owner)
     now = utcnow()
     statement = (
@@ -61,39 +89,74 @@ async def get_task(session: AsyncSession, *, owner: str, task_id: int) -> TaskRe
 
 
 async def update_task(
-    session: AsyncSession, *, owner: str, task_id: int, changes: TaskUpdate
+    session: AsyncSession,
+    *,
+    owner: str,
+    task_id: int,
+    changes: TaskUpdate,
+    if_match: EntityTags | None = None,
 ) -> TaskRead:
-    return await _change(session, owner, task_id, changes.model_dump(exclude_unset=True))
+    values = changes.model_dump(exclude_unset=True)
+    return await _change(session, owner, task_id, values, if_match)
 
 
 async def set_completed(
-    session: AsyncSession, *, owner: str, task_id: int, completed: bool | None
+    session: AsyncSession,
+    *,
+    owner: str,
+    task_id: int,
+    completed: bool | None,
+    if_match: EntityTags | None = None,
 ) -> TaskRead:
     # A toggle is one UPDATE that reads and flips the value inside the database, so
     # concurrent toggles serialise on the row lock instead of racing on a stale read.
     value = not_(TASKS.c.completed) if completed is None else completed
-    return await _change(session, owner, task_id, {"completed": value})
+    return await _change(session, owner, task_id, {"completed": value}, if_match)
+
+
+def _matching(owner: str, task_id: int, if_match: EntityTags | None) -> list[ColumnElement[bool]]:
+    # The version check is part of the write's own WHERE clause: of two writers holding the
+    # same version, the row lock lets one through and the other finds the version moved on.
+    conditions = [_owned(owner), TASKS.c.id == task_id]
+    if if_match is not None and not if_match.any:
+        conditions.append(TASKS.c.version.in_(if_match.strong))
+    return conditions
 
 
 async def _change(
-    session: AsyncSession, owner: str, task_id: int, values: dict[str, Any]
+    session: AsyncSession,
+    owner: str,
+    task_id: int,
+    values: dict[str, Any],
+    if_match: EntityTags | None,
 ) -> TaskRead:
     statement = (
         update(TASKS)
-        .where(*_one_owned(owner, task_id))
+        .where(*_matching(owner, task_id, if_match))
         .values(**values, updated_at=utcnow(), version=TASKS.c.version + 1)
         .returning(*TASKS.c)
     )
     row = (await session.execute(statement)).one_or_none()
     if row is None:
-        raise TaskNotFound
+        raise await _why_unchanged(session, owner, task_id)
     return TaskRead.model_validate(row)
 
 
-async def delete_task(session: AsyncSession, *, owner: str, task_id: int) -> None:
-    statement = delete(TASKS).where(*_one_owned(owner, task_id)).returning(TASKS.c.id)
+async def delete_task(
+    session: AsyncSession, *, owner: str, task_id: int, if_match: EntityTags | None = None
+) -> None:
+    statement = delete(TASKS).where(*_matching(owner, task_id, if_match)).returning(TASKS.c.id)
     if (await session.execute(statement)).one_or_none() is None:
-        raise TaskNotFound
+        raise await _why_unchanged(session, owner, task_id)
+
+
+async def _why_unchanged(session: AsyncSession, owner: str, task_id: int) -> AppError:
+    """A conditional write matched nothing: the task is gone (404) or has moved on (412)."""
+    try:
+        current = await get_task(session, owner=owner, task_id=task_id)
+    except TaskNotFound as missing:
+        return missing
+    return VersionMismatch(current)
 
 
 async def count_tasks(session: AsyncSession, *, owner: str) -> TaskCounts:
