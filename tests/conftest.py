@@ -145,14 +145,15 @@ async def _clean(app: FastAPI) -> None:
 
 
 @asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[FastAPI]:
-    """The app with its lifespan running; its rows are removed afterwards."""
+async def running(settings: Settings, *, clean: bool = True) -> AsyncIterator[FastAPI]:
+    """The app with its lifespan running; its rows are removed afterwards if `clean`."""
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         try:
             yield application
         finally:
-            await _clean(application)
+            if clean:
+                await _clean(application)
 
 
 def client_for(application: FastAPI) -> httpx.AsyncClient:

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from sqlalchemy import exc
 
-from tests.conftest import bearer, client_with, make_settings
+from tests.conftest import bearer, client_for, client_with, make_settings, running
 from todo_api.core.db import engine_arguments, is_unavailable
 
 
@@ -20,7 +20,8 @@ def test_every_postgres_scheme_uses_asyncpg(scheme: str) -> None:
     url, connect_args = arguments(f"{scheme}://u:p@db.example:5432/app")
 
     assert url == "postgresql+asyncpg://u:p@db.example:5432/app"
-    assert connect_args["timeout"] == 5.0
+    assert connect_args["timeout"] == 3.0
+    assert connect_args["command_timeout"] == 10.0
     assert "ssl" not in connect_args
 
 
@@ -80,21 +81,15 @@ async def test_unreachable_database_is_503_with_retry_after_quickly(
         if scheme == "postgresql"
         else "sqlite+aiosqlite:////nonexistent-dir/for/sure/todo.db"
     )
-    settings = make_settings(url)
-    from todo_api.app import create_app  # noqa: PLC0415
-
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            started = time.monotonic()
-            responses = [
-                await client.get("/api/tasks", headers=bearer("alice")),
-                await client.post("/api/tasks", json={"title": "x"}, headers=bearer("alice")),
-                await client.get("/ready"),
-            ]
-            elapsed = time.monotonic() - started
-            health = await client.get("/health")
+    async with running(make_settings(url), clean=False) as app, client_for(app) as client:
+        started = time.monotonic()
+        responses = [
+            await client.get("/api/tasks", headers=bearer("alice")),
+            await client.post("/api/tasks", json={"title": "x"}, headers=bearer("alice")),
+            await client.get("/ready"),
+        ]
+        elapsed = time.monotonic() - started
+        health = await client.get("/health")
 
     for response in responses:
         assert response.status_code == 503, response.text

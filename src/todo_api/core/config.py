@@ -38,7 +38,10 @@ class Settings(BaseSettings):
     database_pool_timeout: float = Field(default=3.0, gt=0)
     # Below Neon's ~300 s idle suspend, so a pooled connection is never a dead one.
     database_pool_recycle: int = Field(default=240, gt=0)
-    database_connect_timeout: float = Field(default=5.0, gt=0)
+    # Short enough that a hung connect is a prompt 503, long enough for a Neon cold start.
+    database_connect_timeout: float = Field(default=3.0, gt=0)
+    # No query of ours takes seconds; one that does is stuck on a dead or frozen server.
+    database_command_timeout: float = Field(default=10.0, gt=0)
 
     better_auth_secret: SecretStr | None = None
     better_auth_url: str | None = None

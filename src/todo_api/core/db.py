@@ -35,7 +35,10 @@ def engine_arguments(settings: Settings) -> tuple[URL, dict[str, Any]]:
         return url.set(drivername="sqlite+aiosqlite"), {"timeout": 15}
     if url.drivername in {"postgres", "postgresql", "postgresql+asyncpg"}:
         url = url.set(drivername="postgresql+asyncpg")
-    connect_args: dict[str, Any] = {"timeout": settings.database_connect_timeout}
+    connect_args: dict[str, Any] = {
+        "timeout": settings.database_connect_timeout,
+        "command_timeout": settings.database_command_timeout,
+    }
     sslmode = url.query.get("sslmode")
     if isinstance(sslmode, str) and sslmode in _SSL_MODES:
         connect_args["ssl"] = sslmode
