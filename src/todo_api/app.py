@@ -17,6 +17,7 @@ from todo_api.core.errors import install_error_handlers, problem_responses
 from todo_api.core.http import MAX_BODY_BYTES, GuardMiddleware
 from todo_api.core.logging import configure_logging
 from todo_api.core.openapi import install_openapi
+from todo_api.core.ratelimit import RateLimiter
 from todo_api.idempotency.service import prune_forever
 from todo_api.system.routes import router as system_router
 from todo_api.tasks.routes import router as tasks_router
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker
     app.state.verifier = TokenVerifier(settings, http_client)
+    app.state.rate_limiter = RateLimiter(settings) if settings.rate_limit_enabled else None
     app.state.http_client = http_client
 
     app.add_middleware(GuardMiddleware)
@@ -72,7 +74,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Idempotency-Key",
             "X-Request-ID",
         ],
-        expose_headers=["Link", "X-Total-Count", "Location", "ETag", "Retry-After", "X-Request-ID"],
+        expose_headers=[
+            "Link",
+            "X-Total-Count",
+            "Location",
+            "ETag",
+            "Retry-After",
+            "X-Request-ID",
+            "Idempotent-Replayed",
+            "RateLimit",
+            "RateLimit-Policy",
+        ],
         max_age=600,
     )
     install_error_handlers(app)

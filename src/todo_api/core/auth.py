@@ -9,11 +9,12 @@ from typing import Annotated, Any
 
 import httpx
 import jwt
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from todo_api.core.config import Settings
 from todo_api.core.errors import AppError, ServiceUnavailable
+from todo_api.core.ratelimit import RateLimiter
 
 logger = logging.getLogger("todo_api.auth")
 
@@ -261,12 +262,23 @@ _bearer = HTTPBearer(
 
 async def authenticate(
     request: Request,
+    response: Response,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    if credentials is None:
-        raise MissingCredentials
+    limiter: RateLimiter | None = request.app.state.rate_limiter
     verifier: TokenVerifier = request.app.state.verifier
-    return await verifier.verify(credentials.credentials)
+    try:
+        if credentials is None:
+            raise MissingCredentials
+        principal = await verifier.verify(credentials.credentials)
+    except (MissingCredentials, InvalidToken):
+        # Guessing tokens costs the guesser: failures are budgeted per client address.
+        if limiter is not None:
+            await limiter.charge_anonymous(request.client.host if request.client else "unknown")
+        raise
+    if limiter is not None and (quota := await limiter.charge_user(principal.user_id)):
+        response.headers.update(quota.headers)
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(authenticate)]

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     jwks_cache_seconds: float = Field(default=300.0, gt=0)
     jwks_fetch_timeout: float = Field(default=3.0, gt=0)
 
+    rate_limit_enabled: bool = True
+    # Generous: a real frontend, even a busy tab, stays far below these.
+    rate_limit_per_minute: int = Field(default=600, ge=1)
+    rate_limit_anon_per_minute: int = Field(default=120, ge=1)
+    redis_url: str | None = None
+
     idempotency_prune_seconds: float = Field(default=600.0, gt=0)
 
     cors_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
@@ -63,7 +69,12 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "database_url", "better_auth_url", "better_auth_jwks_url", "jwt_issuer", "jwt_audience"
+        "database_url",
+        "better_auth_url",
+        "better_auth_jwks_url",
+        "jwt_issuer",
+        "jwt_audience",
+        "redis_url",
     )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
