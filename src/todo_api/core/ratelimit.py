@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, Storage
-from limits.storage import storage_from_string
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
+from limits.storage import storage_from_string
 
 from todo_api.core.config import Settings
 from todo_api.core.errors import AppError
@@ -47,12 +47,12 @@ class Quota:
 
 class RateLimiter:
     def __init__(self, settings: Settings):
-        self._storage: Storage = (
-            storage_from_string(_async_uri(settings.redis_url), wrap_exceptions=True)
-            if settings.redis_url
-            else MemoryStorage()
-        )
-        self._strategy = SlidingWindowCounterRateLimiter(self._storage)
+        storage: Storage = MemoryStorage()
+        if settings.redis_url:
+            redis = storage_from_string(_async_uri(settings.redis_url), wrap_exceptions=True)
+            assert isinstance(redis, Storage)  # an `async+` URI always gives an asyncio storage
+            storage = redis
+        self._strategy = SlidingWindowCounterRateLimiter(storage)
         self._user = RateLimitItemPerMinute(settings.rate_limit_per_minute, namespace="user")
         self._anonymous = RateLimitItemPerMinute(
             settings.rate_limit_anon_per_minute, namespace="anonymous"
