@@ -306,6 +306,17 @@ def running_better_auth(project: NodeProject, **options: Any) -> Iterator[Better
         better_auth.stop()
 
 
+def run_readme_examples(
+    project: NodeProject, better_auth_url: str, api_url: str, initial_token: str | None = None
+) -> dict[str, Any]:
+    """The README section's ```js code, run verbatim in Node by readme-examples.mjs."""
+    env = {"BETTER_AUTH_URL": better_auth_url, "TODO_API_URL": api_url}
+    if initial_token:
+        env["INITIAL_TOKEN"] = initial_token
+    outcome: dict[str, Any] = json.loads(project.run_script("readme-examples.mjs", env=env))
+    return outcome
+
+
 def mint_hs256(project: NodeProject, claim_sets: list[dict[str, Any]], secret: str) -> list[str]:
     """Tokens minted by `jose` in Node exactly as a frontend mints them (mint-hs256.mjs)."""
     output = project.run_script(

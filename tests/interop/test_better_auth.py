@@ -26,6 +26,7 @@ from tests.interop.conftest import (
     FrontendUser,
     NodeProject,
     mint_hs256,
+    run_readme_examples,
     running_api,
     running_better_auth,
     start_api,
@@ -172,10 +173,14 @@ def stacks(node_project: NodeProject, tmp_path_factory: pytest.TempPathFactory) 
 
 @dataclass
 class ShortLived:
+    node_project: NodeProject
+    better_auth_url: str
+    api_url: str
     user: FrontendUser
     http: httpx.Client
     token: str
-    fresh: httpx.Response
+    past_exp: httpx.Response
+    checked_at: float
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -194,7 +199,13 @@ def short_lived(
     ):
         user = better_auth.sign_up("dora")
         token = user.token()
-        yield ShortLived(user, http, token, me(http, token))
+        # Past its exp, but within the API's 30 s leeway for clock skew: still accepted.
+        time.sleep(max(0.0, unverified(token)[1]["exp"] + 1.0 - time.time()))
+        checked_at = time.time()
+        past_exp = me(http, token)
+        yield ShortLived(
+            node_project, better_auth.url, api.url, user, http, token, past_exp, checked_at
+        )
 
 
 def test_cors_lets_only_the_configured_frontend_origin_call_the_api(stacks: Stacks) -> None:
@@ -269,6 +280,38 @@ def test_hs256_tokens_minted_with_jose_and_the_shared_secret(
         assert me(http, cookie_token).json()["user_id"] == frank.id
 
 
+def test_the_readme_examples_run_as_written(stacks: Stacks, node_project: NodeProject) -> None:
+    """README-section.md's `apiFetch` and route calls, run in Node with Better Auth's client."""
+    stack = stacks.get("EdDSA")
+    outcome = run_readme_examples(node_project, stack.better_auth.url, stack.api.url)
+    user_id, results = outcome["userId"], outcome["results"]
+
+    assert [(c["method"], c["status"]) for c in outcome["calls"]] == [
+        ("GET", 200),
+        ("POST", 201),
+        ("GET", 200),
+        ("PATCH", 200),
+        ("PATCH", 200),
+        ("DELETE", 204),
+        ("GET", 200),
+    ]
+    assert (results["tasks"], results["total"]) == ([], 0)
+    task = results["task"]
+    assert (task["title"], task["description"], task["user_id"]) == (
+        "Buy milk",
+        "2 litres",
+        user_id,
+    )
+    assert results["fetched"] == task
+    assert results["updated"]["title"] == "Buy oat milk"
+    assert results["toggled"]["completed"] is True
+    assert results["deleted"] == 204
+    assert results["me"] == {
+        "user_id": user_id,
+        "tasks": {"total": 0, "completed": 0, "pending": 0},
+    }
+
+
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_two_frontend_users_each_see_only_their_own_tasks(stacks: Stacks, algorithm: str) -> None:
     stack = stacks.get(algorithm)
@@ -281,6 +324,7 @@ def test_two_frontend_users_each_see_only_their_own_tasks(stacks: Stacks, algori
         assert header["alg"] == algorithm
         assert claims["sub"] == alice.id
         assert claims["iss"] == claims["aud"] == better_auth.url
+        assert claims["exp"] - claims["iat"] == 15 * 60  # jwt.expirationTime's default
 
         milk = as_alice.create("Buy milk", "2 litres")
         assert milk.status_code == 201, milk.text
@@ -305,6 +349,8 @@ def test_two_frontend_users_each_see_only_their_own_tasks(stacks: Stacks, algori
         assert (toggled.status_code, toggled.json()["completed"]) == (200, True)
         assert as_alice.toggle(milk_id).json()["completed"] is False
         assert as_alice.toggle(milk_id).json()["completed"] is True
+        explicit = as_alice.send("PATCH", f"/api/tasks/{milk_id}/complete", {"completed": True})
+        assert (explicit.status_code, explicit.json()["completed"]) == (200, True)
 
         # Another user's task is a 404 for every route, and stays untouched.
         assert as_bob.get(milk_id).status_code == 404
@@ -348,7 +394,7 @@ def test_rotated_and_restarted_better_auth_keys(node_project: NodeProject, tmp_p
             assert time.monotonic() < deadline, "Better Auth did not rotate its key"
             time.sleep(0.5)
             after = alice.token()
-        assert accepted_within(http, after, ROTATION_DEADLINE) < ROTATION_DEADLINE
+        rotated = accepted_within(http, after, ROTATION_DEADLINE)
         assert me(http, before).status_code == 200  # old keys stay published (grace period)
 
         # Restarted with a fresh database, at the same URL: new keys, new users.
@@ -369,7 +415,9 @@ def test_rotated_and_restarted_better_auth_keys(node_project: NodeProject, tmp_p
         # And a token from another Better Auth running beside it (other keys, other URL).
         other = running.enter_context(running_better_auth(node_project))
         assert_invalid_token(me(http, other.sign_up("mallory").token()))
-    print(f"restarted Better Auth's key accepted after {waited:.1f} s")
+    print(
+        f"rotated key accepted after {rotated:.1f} s, restarted Better Auth's after {waited:.1f} s"
+    )
 
 
 def test_a_better_auth_token_issued_already_expired_is_rejected(
@@ -400,16 +448,28 @@ def test_a_better_auth_token_for_another_audience_is_rejected(
         assert unverified(token)[1]["aud"] == "https://other-api.example"
         assert_invalid_token(me(http, token), "Token audience is not accepted")
 
+        # The README's remedy: JWT_AUDIENCE set to the same value (and a trailing / is ignored).
+        matching = {
+            "BETTER_AUTH_URL": f"{better_auth.url}/",
+            "JWT_AUDIENCE": "https://other-api.example",
+        }
+        with (
+            running_api(tmp_path / "audience", api_env(better_auth, **matching)) as configured,
+            configured.client(better_auth.url) as fixed,
+        ):
+            assert me(fixed, token).status_code == 200
+
 
 def test_a_better_auth_token_expires_after_its_exp_and_the_leeway(short_lived: ShortLived) -> None:
-    """jwt.expirationTime "1s": accepted at first, 401 once exp + 30 s has passed.
+    """jwt.expirationTime "1s": accepted just past exp, 401 once exp + 30 s has passed.
 
     The wait is bounded by exp + 30 s + 1.5 s from the token's issue (at most about 33 s when
     this test runs alone); in a full run the rest of the module has usually used that time up.
     """
     token = short_lived.token
-    assert short_lived.fresh.status_code == 200, short_lived.fresh.text
     exp = unverified(token)[1]["exp"]
+    assert short_lived.checked_at > exp
+    assert short_lived.past_exp.status_code == 200, short_lived.past_exp.text
     time.sleep(max(0.0, exp + LEEWAY_SECONDS + 1.5 - time.time()))
 
     assert_invalid_token(me(short_lived.http, token), "Token has expired")
@@ -420,3 +480,11 @@ def test_a_better_auth_token_expires_after_its_exp_and_the_leeway(short_lived: S
     answer = frontend.me()
     assert answer.status_code == 200
     assert answer.json()["user_id"] == short_lived.user.id
+
+    # The same, with the README's own code starting from the expired token.
+    outcome = run_readme_examples(
+        short_lived.node_project, short_lived.better_auth_url, short_lived.api_url, token
+    )
+    statuses = [call["status"] for call in outcome["calls"]]
+    assert statuses == [401, 200, 201, 200, 200, 200, 204, 200]
+    assert outcome["results"]["me"]["user_id"] == outcome["userId"]

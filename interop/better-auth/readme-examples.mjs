@@ -1,0 +1,92 @@
+// Runs the ```js examples of README-section.md verbatim, as a signed-in browser would:
+// a new user signs up through Better Auth's own client (`authClient.signUp.email`), then the
+// README's code runs with that `authClient`, against the API at TODO_API_URL.
+//
+// usage: BETTER_AUTH_URL=... TODO_API_URL=... [INITIAL_TOKEN=...] node readme-examples.mjs
+// INITIAL_TOKEN starts the README's `token` variable with a given (say, expired) token.
+// Prints one JSON line: {userId, calls: [{method, path, status}], results: {...}}.
+
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+
+import { createAuthClient } from "better-auth/client";
+import { jwtClient } from "better-auth/client/plugins";
+
+const baseURL = process.env.BETTER_AUTH_URL;
+const apiURL = process.env.TODO_API_URL;
+if (!baseURL || !apiURL) {
+  console.error("BETTER_AUTH_URL and TODO_API_URL are required");
+  process.exit(2);
+}
+
+// Node's fetch has no cookie jar and sends no Origin header; a browser does both by itself.
+let cookie = "";
+const authClient = createAuthClient({
+  baseURL,
+  plugins: [jwtClient()],
+  fetchOptions: {
+    onRequest(context) {
+      context.headers.set("origin", baseURL);
+      if (cookie) context.headers.set("cookie", cookie);
+    },
+    onResponse(context) {
+      const set = context.response.headers.getSetCookie();
+      if (set.length) cookie = set.map((line) => line.split(";")[0]).join("; ");
+    },
+  },
+});
+
+const id = randomBytes(4).toString("hex");
+const signedUp = await authClient.signUp.email({
+  email: `readme-${id}@example.com`,
+  password: randomBytes(12).toString("base64url"),
+  name: "README reader",
+});
+if (signedUp.error) {
+  console.error("sign-up failed:", JSON.stringify(signedUp.error));
+  process.exit(1);
+}
+
+// Every call the README makes to our API, with its answer's status.
+const calls = [];
+const browserFetch = globalThis.fetch;
+const fetch = async (url, init = {}) => {
+  const response = await browserFetch(url, init);
+  if (String(url).startsWith(apiURL)) {
+    calls.push({
+      method: init.method ?? "GET",
+      path: String(url).slice(apiURL.length),
+      status: response.status,
+    });
+  }
+  return response;
+};
+
+const readme = readFileSync(new URL("./README-section.md", import.meta.url), "utf8");
+const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((match) => match[1]);
+if (blocks.length === 0) {
+  console.error("README-section.md has no ```js block");
+  process.exit(1);
+}
+function substitute(source, pattern, replacement) {
+  if (!pattern.test(source)) {
+    console.error(`README-section.md no longer has a line matching ${pattern}`);
+    process.exit(1);
+  }
+  return source.replace(pattern, replacement);
+}
+let code = substitute(blocks.join("\n"), /^const API_URL = .*;$/m, "const API_URL = __apiURL;");
+if (process.env.INITIAL_TOKEN) {
+  code = substitute(code, /^let token;$/m, "let token = process.env.INITIAL_TOKEN;");
+}
+const results = "{ tasks, total, task, fetched, updated, toggled, deleted: deleted.status, me }";
+const AsyncFunction = (async () => {}).constructor;
+const run = new AsyncFunction("authClient", "fetch", "__apiURL", `${code}\nreturn ${results};`);
+
+console.log(
+  JSON.stringify({
+    userId: signedUp.data.user.id,
+    calls,
+    results: await run(authClient, fetch, apiURL),
+  }),
+);
