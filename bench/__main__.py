@@ -56,6 +56,7 @@ class Options:
     walks: int
     warmup_s: float
     results_dir: Path
+    plan_only: bool
 
 
 def parse_args(argv: list[str] | None) -> Options:
@@ -74,7 +75,7 @@ def parse_args(argv: list[str] | None) -> Options:
         "--quick", action="store_true", help="smoke test: 5 s per load, 1 round (~1-2 min)"
     )
     parser.add_argument(
-        "--duration", type=float, metavar="SECONDS", help="per load and server (default 20)"
+        "--duration", type=float, metavar="SECONDS", help="per load and server (default 30)"
     )
     parser.add_argument("--rounds", type=int, help="API/floor rounds per load (default 3)")
     parser.add_argument("--only", choices=[API, FLOOR], help="measure one server only")
@@ -105,6 +106,9 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument(
         "--results-dir", type=Path, default=RESULTS_DIR, help="default bench/results"
     )
+    parser.add_argument(
+        "--plan", action="store_true", help="print the steps and the estimated time, run nothing"
+    )
     args = parser.parse_args(argv)
     loads = tuple(name.strip() for name in args.loads.split(",") if name.strip())
     unknown = [name for name in loads if name not in LOADS]
@@ -116,7 +120,7 @@ def parse_args(argv: list[str] | None) -> Options:
             parser.error(f"--{name.replace('_', '-')} must be positive")
     return Options(
         quick=args.quick,
-        duration_s=args.duration or (5.0 if args.quick else 20.0),
+        duration_s=args.duration or (5.0 if args.quick else 30.0),
         rounds=args.rounds or (1 if args.quick else 3),
         targets=(args.only,) if args.only else (API, FLOOR),
         loads=tuple(name for name in LOADS if name in loads),
@@ -127,6 +131,7 @@ def parse_args(argv: list[str] | None) -> Options:
         walks=args.walks or (5 if args.quick else 20),
         warmup_s=2.0 if args.quick else 3.0,
         results_dir=args.results_dir,
+        plan_only=args.plan,
     )
 
 
@@ -225,22 +230,22 @@ class Bench:
 
     def plan(self) -> list[Step]:
         o = self.options
-        steps = [Step("create database, migrate, seed 1000 users x 20 tasks", 12, self.setup)]
+        steps = [Step("create database, migrate, seed 1000 users x 20 tasks", 4, self.setup)]
         for workers, loads in self.groups.items():
             plural = "s" if workers != 1 else ""
             steps.append(
                 Step(
                     f"start {' and '.join(o.targets)} with {workers} worker{plural}",
-                    3 + 2 * workers,
+                    1 + workers,
                     partial(self.start_servers, workers),
                 )
             )
-            steps.append(Step("warm up", len(o.targets) * (o.warmup_s + 1.5), self.warm_up))
+            steps.append(Step("warm up", len(o.targets) * (o.warmup_s + 0.5), self.warm_up))
             for load in loads:
                 for round_ in range(1, o.rounds + 1):
                     for target in o.targets:
                         estimate = (
-                            o.walks * 0.3 + 0.5 if load.name == "pages" else o.duration_s + 1.5
+                            o.walks * 0.1 + 0.3 if load.name == "pages" else o.duration_s + 0.5
                         )
                         steps.append(
                             Step(
@@ -250,8 +255,8 @@ class Bench:
                                 partial(self.measure, load, target, round_, workers),
                             )
                         )
-            steps.append(Step("stop servers", 2, self.stop_servers))
-        steps.append(Step("write results", 4, self.write_results))
+            steps.append(Step("stop servers", 1, self.stop_servers))
+        steps.append(Step("write results", 2, self.write_results))
         return steps
 
     def run(self, steps: list[Step]) -> None:
@@ -542,6 +547,12 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
+    if options.plan_only:
+        steps = Bench(options, "wrk").plan()
+        for index, step in enumerate(steps, 1):
+            print(f"[{index:>2}/{len(steps)}] ~{_clock(step.estimate_s)}  {step.label}")
+        print(f"estimated total: about {_clock(sum(s.estimate_s for s in steps))} (min:s)")
+        return 0
     _raise_open_file_limit()
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)

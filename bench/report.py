@@ -2,6 +2,7 @@
 
 import json
 import statistics
+import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -266,6 +267,12 @@ _COLUMNS = (
 )
 
 
+LEGEND = (
+    "W workers; medians over rounds; err = socket errors, tmo = timeouts; srv/PG CPU in cores;\n"
+    "RSS MB = largest worker at the end; x floor = API/floor per round (req/s, p95, p99), median"
+)
+
+
 def _number(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -414,7 +421,8 @@ def chart(path: Path, summaries: list[Summary], title: str) -> None:
 
 def _label(load: str, by_key: dict[tuple[str, str], Summary]) -> str:
     workers = next((s.workers for (name, _), s in by_key.items() if name == load), 0)
-    return f"{load}\n{LOADS[load].title}\n({workers} worker{'s' if workers != 1 else ''})"
+    title = textwrap.fill(LOADS[load].title, 20)
+    return f"{load}\n{title}\n({workers} worker{'s' if workers != 1 else ''})"
 
 
 def write(
@@ -444,5 +452,13 @@ def write(
         summaries,
         f"todo-api vs floor, {meta['started']}" + (" (quick)" if meta["quick"] else ""),
     )
-    text = text_table(summaries, ratio) + "\n\nTargets:\n" + targets_text(found)
+    text = "\n".join(
+        [
+            text_table(summaries, ratio),
+            LEGEND,
+            "",
+            "Targets (judged on the API's medians; errors summed over rounds):",
+            targets_text(found),
+        ]
+    )
     return text, paths
