@@ -1,8 +1,9 @@
 """A real Better Auth (Node, npm package `better-auth`) and our API as a real process.
 
-`interop/better-auth` is installed with `npm ci` whenever its node_modules is missing or older
-than its lock file. Without Node.js and npm the interop tests are skipped, except under CI=true,
-where that is a failure. Every process started here listens on 127.0.0.1 on a port the kernel
+`interop/better-auth` is installed with `npm ci` whenever its node_modules is missing or was not
+installed by this fixture from the current package.json, package-lock.json and Node.js version.
+Without Node.js and npm the interop tests are skipped, except under CI=true, where that is a
+failure. Every process started here listens on 127.0.0.1 on a port the kernel
 picks (port 0; the process says which), and is stopped when its fixture ends.
 """
 
@@ -38,6 +39,21 @@ NPM_CI_TIMEOUT = 300.0
 START_TIMEOUT = 30.0
 HTTP_TIMEOUT = 10.0
 _STAMP = ".todo-api-interop-stamp"
+# server.mjs's settings: only what a test passes may reach it, nothing from the caller's shell.
+_SERVER_SETTINGS = {
+    "HOST",
+    "PORT",
+    "BETTER_AUTH_SECRET",
+    "BETTER_AUTH_URL",
+    "JWT_ALG",
+    "JWKS_ROTATION_INTERVAL",
+    "JWKS_GRACE_PERIOD",
+    "JWT_EXPIRATION_TIME",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "COOKIE_CACHE",
+    "TRUSTED_ORIGINS",
+}
 
 
 def _unavailable(message: str) -> NoReturn:
@@ -234,7 +250,7 @@ def start_better_auth(
 ) -> BetterAuth:
     """`node server.mjs`, configured through its environment (see the header of server.mjs)."""
     env = {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if name not in _SERVER_SETTINGS},
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "BETTER_AUTH_SECRET": secret,
@@ -273,7 +289,8 @@ def start_api(directory: Path, env_file: dict[str, str]) -> Api:
         "DATABASE_URL": f"sqlite+aiosqlite:///{directory / 'todo.db'}",
         **env_file,
     }
-    text = "".join(f"{name}={value}\n" for name, value in settings.items())
+    # Written as the README section shows it, a comment after each value.
+    text = "".join(f"{name}={value}   # {name.lower()}\n" for name, value in settings.items())
     (directory / ".env").write_text(text)
     names = {name.upper() for name in Settings.model_fields}
     env = {name: value for name, value in os.environ.items() if name.upper() not in names}

@@ -52,7 +52,7 @@ def api_env(better_auth: BetterAuth, **extra: str) -> dict[str, str]:
     return {
         "BETTER_AUTH_URL": better_auth.url,
         "BETTER_AUTH_SECRET": SHARED_SECRET,
-        "CORS_ORIGINS": better_auth.url,
+        "CORS_ORIGINS": f"http://localhost:3000,{better_auth.url}",
         **extra,
     }
 
@@ -341,6 +341,11 @@ def test_two_frontend_users_each_see_only_their_own_tasks(stacks: Stacks, algori
         assert [t["id"] for t in listed.json()] == [bread_id, milk_id]
         assert listed.headers["x-total-count"] == "2"
         assert [t["id"] for t in as_bob.list().json()] == [walk_id]
+        first_page = as_alice.send("GET", "/api/tasks?limit=1")
+        assert [t["id"] for t in first_page.json()] == [bread_id]
+        next_page = as_alice.send("GET", first_page.links["next"]["url"])
+        assert [t["id"] for t in next_page.json()] == [milk_id]
+        assert "next" not in next_page.links
 
         assert as_alice.get(milk_id).json()["description"] == "2 litres"
         updated = as_alice.update(milk_id, {"title": "Buy oat milk"})
