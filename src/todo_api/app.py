@@ -1,6 +1,7 @@
 """Wiring only: settings, engine, middleware, error handlers, routers."""
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,6 +16,7 @@ from todo_api.core.config import Settings, get_settings
 from todo_api.core.db import create_engine
 from todo_api.core.errors import install_error_handlers, problem_responses
 from todo_api.core.http import MAX_BODY_BYTES, GuardMiddleware
+from todo_api.core.lifecycle import Lifecycle
 from todo_api.core.logging import configure_logging
 from todo_api.core.openapi import install_openapi
 from todo_api.core.ratelimit import RateLimiter
@@ -37,22 +39,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     http_client = httpx.AsyncClient()
 
     sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+    lifecycle = Lifecycle()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        restore_sigterm = lifecycle.drain_on_sigterm(settings.shutdown_drain_seconds)
         pruning = asyncio.create_task(
             prune_forever(sessionmaker, every=settings.idempotency_prune_seconds)
         )
         yield
         pruning.cancel()
+        restore_sigterm()
         await http_client.aclose()
         await engine.dispose()
 
+    docs = settings.docs_enabled
     app = FastAPI(
         title="todo-api",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -60,11 +69,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.verifier = TokenVerifier(settings, http_client)
     app.state.rate_limiter = RateLimiter(settings) if settings.rate_limit_enabled else None
     app.state.http_client = http_client
+    app.state.lifecycle = lifecycle
 
     app.add_middleware(GuardMiddleware)
     app.add_middleware(
         CORSMiddleware,
-        allow_origins=settings.cors_origins,
+        allow_origins=[o for o in settings.cors_origins if "*" not in o or o == "*"],
+        # `https://*.example.com` style entries: `*` stands for one DNS label, no more.
+        allow_origin_regex="|".join(
+            re.escape(o).replace(r"\*", "[a-z0-9-]+")
+            for o in settings.cors_origins
+            if "*" in o and o != "*"
+        )
+        or None,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         allow_headers=[
             "Authorization",

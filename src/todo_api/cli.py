@@ -54,6 +54,9 @@ def serve(args: argparse.Namespace) -> None:
         log_level=settings.log_level.lower(),
         server_header=False,
         proxy_headers=True,
+        # Our middleware writes one structured line per request instead.
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
     )
 
 

@@ -271,11 +271,18 @@ async def authenticate(
         if credentials is None:
             raise MissingCredentials
         principal = await verifier.verify(credentials.credentials)
-    except (MissingCredentials, InvalidToken):
+    except (MissingCredentials, InvalidToken) as error:
+        address = request.client.host if request.client else "unknown"
+        logger.warning(
+            "authentication failed: %s",
+            error.message,
+            extra={"event": "auth_failed", "client": address},
+        )
         # Guessing tokens costs the guesser: failures are budgeted per client address.
         if limiter is not None:
-            await limiter.charge_anonymous(request.client.host if request.client else "unknown")
+            await limiter.charge_anonymous(address)
         raise
+    request.state.user_id = principal.user_id
     if limiter is not None and (quota := await limiter.charge_user(principal.user_id)):
         response.headers.update(quota.headers)
     return principal
@@ -287,4 +294,10 @@ CurrentUser = Annotated[Principal, Depends(authenticate)]
 async def require_path_user(user_id: str, user: CurrentUser) -> None:
     """For the `/api/{user_id}/tasks` compatibility paths: the path must name the caller."""
     if user_id != user.user_id:
+        logger.warning(
+            "user %s used the path of user %s",
+            user.user_id,
+            user_id,
+            extra={"event": "path_user_mismatch", "user_id": user.user_id},
+        )
         raise PathUserMismatch

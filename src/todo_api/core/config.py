@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     rate_limit_anon_per_minute: int = Field(default=120, ge=1)
     redis_url: str | None = None
 
+    docs_enabled: bool = True
+    # SIGTERM: seconds of 503 from /ready before the listener closes, then seconds in-flight
+    # requests get to finish.
+    shutdown_drain_seconds: float = Field(default=2.0, ge=0)
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+
     idempotency_prune_seconds: float = Field(default=600.0, gt=0)
 
     cors_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]

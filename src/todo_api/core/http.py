@@ -1,14 +1,25 @@
 """HTTP-level guards: body size before reading, JSON-only bodies, response hygiene headers."""
 
+import logging
+import time
+import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from todo_api.core.errors import AppError, problem_response
 
+logger = logging.getLogger("todo_api")
+access_log = logging.getLogger("todo_api.access")
+
 MAX_BODY_BYTES = 64 * 1024
+# A bearer token is a few hundred bytes; 8 KiB is the contract's ceiling for Authorization.
+MAX_AUTHORIZATION_BYTES = 8 * 1024
+MAX_HEADER_BYTES = 16 * 1024
+MAX_REQUEST_ID = 128
 
 
 class UnsupportedMediaType(AppError):
@@ -33,10 +44,12 @@ JsonBody = Annotated[None, Depends(require_json_body)]
 
 
 class GuardMiddleware:
-    """Refuses a declared oversized body before routing, and marks every response uncacheable.
+    """The edge of the application, for every HTTP request.
 
-    Starlette's own body limit (configured on the app) still counts streamed and chunked
-    bodies; this only answers the declared case early and as problem+json.
+    Before routing: a request id, and refusals that need no route (headers over their caps,
+    a declared body over 64 KiB; Starlette's per-router limit still counts chunked bodies).
+    After: hygiene headers on every response, one access-log line, and a problem+json 500
+    for anything unhandled. It sits inside the CORS middleware, so even a 500 carries CORS.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -46,18 +59,80 @@ class GuardMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = Headers(scope=scope).get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            response = problem_response(413, "Request body is larger than 64 KiB")
-            await response(scope, receive, send)
-            return
+        started = time.perf_counter()
+        request_id = _request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        status: int | None = None
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 headers = MutableHeaders(scope=message)
                 # Task data is private: no shared or browser cache may keep it (RFC 9111).
                 headers.setdefault("Cache-Control", "no-store")
                 headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers["X-Request-ID"] = request_id
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            refusal = _refusal(scope)
+            if refusal is not None:
+                await refusal(scope, receive, send_with_headers)
+            else:
+                await self.app(scope, receive, send_with_headers)
+        except Exception:
+            logger.exception("unhandled error", extra={"request_id": request_id})
+            # Nothing useful can follow a started response; otherwise the client gets a 500.
+            if status is None:
+                await problem_response(500, "Internal server error")(
+                    scope, receive, send_with_headers
+                )
+        finally:
+            _log_access(scope, status or 500, started, request_id)
+
+
+def _request_id(scope: Scope) -> str:
+    offered = Headers(scope=scope).get("x-request-id", "")
+    if 0 < len(offered) <= MAX_REQUEST_ID and offered.isascii() and offered.isprintable():
+        return offered
+    return uuid.uuid4().hex
+
+
+def _refusal(scope: Scope) -> Response | None:
+    raw = scope["headers"]
+    if sum(len(name) + len(value) for name, value in raw) > MAX_HEADER_BYTES or any(
+        name == b"authorization" and len(value) > MAX_AUTHORIZATION_BYTES for name, value in raw
+    ):
+        return problem_response(431, "Request headers are too large")
+    length = Headers(scope=scope).get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        return problem_response(413, "Request body is larger than 64 KiB")
+    return None
+
+
+def _log_access(scope: Scope, status: int, started: float, request_id: str) -> None:
+    state = scope.get("state", {})
+    path = _path_template(scope)
+    access_log.info(
+        "%s %s %s",
+        scope["method"],
+        path,
+        status,
+        extra={
+            "method": scope["method"],
+            "path": path,
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "user_id": state.get("user_id"),
+            "request_id": request_id,
+        },
+    )
+
+
+def _path_template(scope: Scope) -> str:
+    """`/api/{user_id}/tasks/{task_id}` rather than ids: aggregable, and no user data."""
+    params = {str(v): f"{{{k}}}" for k, v in scope.get("path_params", {}).items()}
+    if "route" not in scope:
+        return "(unmatched)"
+    return "/".join(params.get(segment, segment) for segment in scope["path"].split("/"))

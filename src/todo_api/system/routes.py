@@ -25,7 +25,9 @@ async def health() -> Health:
 
 @router.get("/ready", responses=problem_responses(503))
 async def ready(request: Request) -> Health:
-    """200 when the database answers a query, else 503."""
+    """200 when the database answers a query, else 503 (also while shutting down)."""
+    if request.app.state.lifecycle.draining:
+        raise ServiceUnavailable("Shutting down")
     engine: AsyncEngine = request.app.state.engine
     try:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS), engine.connect() as connection:

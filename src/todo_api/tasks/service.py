@@ -1,5 +1,6 @@
 """Task queries. Every statement is scoped to its owner through `_owned`, once."""
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,8 @@ from todo_api.tasks.errors import TaskNotFound, VersionMismatch
 from todo_api.tasks.models import Task
 from todo_api.tasks.schemas import TaskCounts, TaskCreate, TaskListQuery, TaskRead, TaskUpdate
 from todo_api.users.service import ensure_user
+
+logger = logging.getLogger("todo_api.security")
 
 TASKS: Table = Task.__table__  # type: ignore[attr-defined]
 _SORT_EXPRESSIONS: dict[str, ColumnElement[Any]] = {
@@ -84,8 +87,24 @@ async def _insert(session: AsyncSession, owner: str, data: TaskCreate) -> TaskRe
 async def get_task(session: AsyncSession, *, owner: str, task_id: int) -> TaskRead:
     row = (await session.execute(owned_tasks(owner).where(TASKS.c.id == task_id))).one_or_none()
     if row is None:
-        raise TaskNotFound
+        raise await _not_found(session, owner, task_id)
     return TaskRead.model_validate(row)
+
+
+async def _not_found(session: AsyncSession, owner: str, task_id: int) -> TaskNotFound:
+    """The 404 every caller gets; a probe of someone else's task is also logged.
+
+    The only unscoped query here: its answer feeds the security log, never the response.
+    """
+    exists = await session.scalar(select(TASKS.c.id).where(TASKS.c.id == task_id))
+    if exists is not None:
+        logger.warning(
+            "user %s asked for task %s of another user",
+            owner,
+            task_id,
+            extra={"event": "foreign_task", "user_id": owner, "task_id": task_id},
+        )
+    return TaskNotFound()
 
 
 async def update_task(
@@ -152,11 +171,10 @@ async def delete_task(
 
 async def _why_unchanged(session: AsyncSession, owner: str, task_id: int) -> AppError:
     """A conditional write matched nothing: the task is gone (404) or has moved on (412)."""
-    try:
-        current = await get_task(session, owner=owner, task_id=task_id)
-    except TaskNotFound as missing:
-        return missing
-    return VersionMismatch(current)
+    row = (await session.execute(owned_tasks(owner).where(TASKS.c.id == task_id))).one_or_none()
+    if row is None:
+        return await _not_found(session, owner, task_id)
+    return VersionMismatch(TaskRead.model_validate(row))
 
 
 async def count_tasks(session: AsyncSession, *, owner: str) -> TaskCounts:
