@@ -90,6 +90,19 @@ def free_port() -> int:
         return port
 
 
+def wait_for(url: str, seconds: float = 20) -> None:
+    """Until `url` answers 200: a server process has started."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer within {seconds} s")
+
+
 def test_serve_with_no_configuration_runs_in_development_mode(tmp_path: Path) -> None:
     """The README's first command, as a new user runs it: a real process, real HTTP."""
     port = free_port()
@@ -109,13 +122,7 @@ def test_serve_with_no_configuration_runs_in_development_mode(tmp_path: Path) ->
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_for(f"{base}/health")
         token = subprocess.run(
             [*cli, "token", "alice"],
             cwd=tmp_path,
