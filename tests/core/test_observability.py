@@ -140,7 +140,8 @@ async def test_wildcard_cors_origins_match_one_label_only(database_url: str) -> 
 
         async def allowed(origin: str) -> str | None:
             response = await client.get("/health", headers={"Origin": origin})
-            return response.headers.get("Access-Control-Allow-Origin")
+            origin_allowed: str | None = response.headers.get("Access-Control-Allow-Origin")
+            return origin_allowed
 
         assert (
             await allowed("https://my-app-git-main.vercel.app")
