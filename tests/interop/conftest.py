@@ -287,6 +287,8 @@ def start_api(directory: Path, env_file: dict[str, str]) -> Api:
     settings = {
         "ENVIRONMENT": "development",
         "DATABASE_URL": f"sqlite+aiosqlite:///{directory / 'todo.db'}",
+        # No load balancer to drain from: stop at once on SIGTERM.
+        "SHUTDOWN_DRAIN_SECONDS": "0",
         **env_file,
     }
     # Written as the README section shows it, a comment after each value.
