@@ -2,7 +2,8 @@
 // a new user signs up through Better Auth's own client (`authClient.signUp.email`), then the
 // README's code runs with that `authClient`, against the API at TODO_API_URL.
 //
-// usage: BETTER_AUTH_URL=... TODO_API_URL=... [INITIAL_TOKEN=...] node readme-examples.mjs
+// usage: BETTER_AUTH_URL=... TODO_API_URL=... [INITIAL_TOKEN=...] [README_FILE=...] \
+//          node readme-examples.mjs
 // INITIAL_TOKEN starts the README's `token` variable with a given (say, expired) token.
 // Prints one JSON line: {userId, calls: [{method, path, status}], results: {...}}.
 
@@ -62,15 +63,22 @@ const fetch = async (url, init = {}) => {
   return response;
 };
 
-const readme = readFileSync(new URL("./README-section.md", import.meta.url), "utf8");
-const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((match) => match[1]);
+// README_FILE: the file holding the section (default README-section.md; the project's README.md
+// once the section is merged there). Only the section's own ```js blocks run.
+const readmeFile = process.env.README_FILE || new URL("./README-section.md", import.meta.url);
+const HEADING = "## Connecting your Better Auth frontend";
+const readme = readFileSync(readmeFile, "utf8");
+const start = readme.indexOf(HEADING);
+const end = readme.indexOf("\n## ", start + HEADING.length);
+const section = start < 0 ? "" : readme.slice(start, end < 0 ? undefined : end);
+const blocks = [...section.matchAll(/```js\n([\s\S]*?)```/g)].map((match) => match[1]);
 if (blocks.length === 0) {
-  console.error("README-section.md has no ```js block");
+  console.error(`${readmeFile} has no "${HEADING}" section with a \`\`\`js block`);
   process.exit(1);
 }
 function substitute(source, pattern, replacement) {
   if (!pattern.test(source)) {
-    console.error(`README-section.md no longer has a line matching ${pattern}`);
+    console.error(`${readmeFile} no longer has a line matching ${pattern}`);
     process.exit(1);
   }
   return source.replace(pattern, replacement);

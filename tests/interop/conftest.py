@@ -325,13 +325,22 @@ def running_better_auth(project: NodeProject, **options: Any) -> Iterator[Better
         better_auth.stop()
 
 
+README_SECTION_HEADING = "## Connecting your Better Auth frontend"
+
+
 def run_readme_examples(
-    project: NodeProject, better_auth_url: str, api_url: str, initial_token: str | None = None
+    project: NodeProject,
+    better_auth_url: str,
+    api_url: str,
+    initial_token: str | None = None,
+    readme: Path | None = None,
 ) -> dict[str, Any]:
     """The README section's ```js code, run verbatim in Node by readme-examples.mjs."""
     env = {"BETTER_AUTH_URL": better_auth_url, "TODO_API_URL": api_url}
     if initial_token:
         env["INITIAL_TOKEN"] = initial_token
+    if readme:
+        env["README_FILE"] = str(readme)
     outcome: dict[str, Any] = json.loads(project.run_script("readme-examples.mjs", env=env))
     return outcome
 

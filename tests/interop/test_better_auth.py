@@ -20,6 +20,7 @@ import jwt
 import pytest
 
 from tests.interop.conftest import (
+    README_SECTION_HEADING,
     SHARED_SECRET,
     Api,
     BetterAuth,
@@ -280,10 +281,27 @@ def test_hs256_tokens_minted_with_jose_and_the_shared_secret(
         assert me(http, cookie_token).json()["user_id"] == frank.id
 
 
-def test_the_readme_examples_run_as_written(stacks: Stacks, node_project: NodeProject) -> None:
-    """README-section.md's `apiFetch` and route calls, run in Node with Better Auth's client."""
+PROJECT_README = Path(__file__).resolve().parents[2] / "README.md"
+README_FILES = [
+    pytest.param(None, id="README-section.md"),
+    pytest.param(
+        PROJECT_README,
+        id="README.md",
+        marks=pytest.mark.skipif(
+            README_SECTION_HEADING not in PROJECT_README.read_text(),
+            reason="README.md has no 'Connecting your Better Auth frontend' section yet",
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("readme", README_FILES)
+def test_the_readme_examples_run_as_written(
+    stacks: Stacks, node_project: NodeProject, readme: Path | None
+) -> None:
+    """The section's `apiFetch` and route calls, run in Node with Better Auth's own client."""
     stack = stacks.get("EdDSA")
-    outcome = run_readme_examples(node_project, stack.better_auth.url, stack.api.url)
+    outcome = run_readme_examples(node_project, stack.better_auth.url, stack.api.url, readme=readme)
     user_id, results = outcome["userId"], outcome["results"]
 
     assert [(c["method"], c["status"]) for c in outcome["calls"]] == [
