@@ -109,7 +109,9 @@ async def test_json_content_types_with_parameters_are_accepted(
     assert response.status_code == 201
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'"title"', b"null", b"42"])
+@pytest.mark.parametrize(
+    "body", [b"{not json", b"[1, 2]", b'"title"', b"null", b"42", b'{"title": "\xff\xfe"}']
+)
 async def test_body_that_is_not_a_json_object_is_422(
     client: httpx.AsyncClient, alice: Headers, body: bytes
 ) -> None:

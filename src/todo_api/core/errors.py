@@ -132,6 +132,14 @@ async def _app_error(_request: Request, error: Exception) -> JSONResponse:
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
     status = error.status_code
+    if status == 400 and error.detail == _FASTAPI_UNPARSABLE_BODY:
+        # Bytes that are not UTF-8 never reach the JSON parser; to a client it is the same
+        # mistake as malformed JSON, which FastAPI (and the contract) answers with 422.
+        return problem_response(
+            422,
+            "Request body is invalid",
+            errors=[{"loc": ["body"], "msg": "JSON decode error: the body is not UTF-8"}],
+        )
     detail = error.detail if error.detail != HTTPStatus(status).phrase else _DETAILS.get(status)
     headers = dict(error.headers) if error.headers else {}
     if status == 405:
@@ -155,6 +163,7 @@ def _allowed_methods(request: Request) -> list[str]:
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
+_FASTAPI_UNPARSABLE_BODY = "There was an error parsing the body"
 _DETAILS = {
     404: "No such resource",
     405: "Method not allowed on this resource; see the Allow header",

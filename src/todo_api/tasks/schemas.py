@@ -1,14 +1,14 @@
 """What clients may send (strict, closed) and what the API returns."""
 
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -27,16 +27,48 @@ def _storable(value: str) -> str:
     return value
 
 
+def _title(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must contain a non-whitespace character")
+    if len(value) > TITLE_MAX:
+        raise ValueError(f"must be at most {TITLE_MAX} characters after trimming")
+    return _storable(value)
+
+
+def _description(value: str | None) -> str | None:
+    return _storable(value) or None if value is not None else None
+
+
+# The documented schema describes the stored form; validation trims first, so surrounding
+# whitespace never counts against the length.
 Title = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX),
-    AfterValidator(_storable),
-    Field(description="1 to 200 characters after trimming", examples=["Buy milk"]),
+    AfterValidator(_title),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": TITLE_MAX,
+            "pattern": r"^[^\x00]*\S[^\x00]*$",
+            "description": "1 to 200 characters after trimming surrounding whitespace",
+            "examples": ["Buy milk"],
+        }
+    ),
 ]
 Description = Annotated[
     str | None,
-    Field(max_length=DESCRIPTION_MAX, description='At most 1000 characters; "" is stored as null'),
-    AfterValidator(lambda value: _storable(value) or None if value is not None else None),
+    Field(max_length=DESCRIPTION_MAX),
+    AfterValidator(_description),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "maxLength": DESCRIPTION_MAX, "pattern": r"^[^\x00]*$"},
+                {"type": "null"},
+            ],
+            "description": 'At most 1000 characters; "" and null are stored as null',
+        }
+    ),
 ]
 
 _REQUEST = ConfigDict(extra="forbid", strict=True)
@@ -54,14 +86,21 @@ class TaskCreate(BaseModel):
     completed: bool = False
 
 
+def _update_schema(schema: dict[str, Any]) -> None:
+    # What the validator below enforces, stated in the document: at least one field, and only
+    # `description` may be null (it clears the description).
+    schema["minProperties"] = 1
+    for name in ("title", "completed"):
+        field = schema["properties"][name]
+        field.update(next(option for option in field.pop("anyOf") if option.get("type") != "null"))
+        field.pop("default", None)
+    schema["examples"] = [{"title": "Buy oat milk"}, {"completed": True}]
+
+
 class TaskUpdate(BaseModel):
     """Only the fields sent change; at least one is required."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        strict=True,
-        json_schema_extra={"examples": [{"title": "Buy oat milk"}, {"completed": True}]},
-    )
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_update_schema)
 
     title: Title | None = None
     description: Description = None
@@ -127,9 +166,13 @@ class TaskListQuery(BaseModel):
     """Query parameters of GET /api/tasks."""
 
     status: Status | None = Field(default=None, description="Default `all`.")
-    status_filter: Status | None = Field(default=None, description="Synonym of `status`.")
+    status_filter: Status | None = Field(
+        default=None, description="Synonym of `status` (which wins if both are sent)."
+    )
     completed: bool | None = Field(
-        default=None, description="`true` is `status=completed`, `false` is `status=pending`."
+        default=None,
+        description="`true` is `status=completed`, `false` is `status=pending` "
+        "(`status` and `status_filter` win if also sent).",
     )
     sort: str = Field(
         default="created_at",
@@ -145,8 +188,6 @@ class TaskListQuery(BaseModel):
     def _consistent(self) -> Self:
         if self.cursor is not None and self.offset is not None:
             raise ValueError("use either cursor or offset, not both")
-        if len({s for s in (self.status, self.status_filter, self._completed_status) if s}) > 1:
-            raise ValueError("status, status_filter and completed disagree")
         return self
 
     @property
@@ -155,6 +196,7 @@ class TaskListQuery(BaseModel):
 
     @property
     def effective_status(self) -> Status:
+        # Synonyms from different frontends; when several are sent, the first one here wins.
         return self.status or self.status_filter or self._completed_status or "all"
 
     @property
