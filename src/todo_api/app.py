@@ -55,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     docs = settings.docs_enabled
     app = FastAPI(
+        # Operation ids are the route names, so OpenAPI links can name them.
+        generate_unique_id_function=lambda route: route.name,
         title="todo-api",
         version=__version__,
         description=DESCRIPTION,
@@ -119,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_size=MAX_BODY_BYTES,
         dependencies=[Depends(require_path_user)],
         responses=problem_responses(403),
+        generate_unique_id_function=lambda route: f"{route.name}_for_user",
     )
     install_openapi(app)
     return app

@@ -48,6 +48,7 @@ _RESPONSE_DESCRIPTIONS = {
     413: "Body larger than 64 KiB",
     415: "Body is not JSON",
     422: "Body is not a valid request",
+    429: "Rate limited; see Retry-After and RateLimit",
     503: "Database or key set unavailable; see Retry-After",
 }
 
@@ -63,7 +64,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-UNAUTHENTICATED = problem_responses(401, 503)
+# What any authenticated route can answer besides its own outcomes.
+UNAUTHENTICATED = problem_responses(401, 429, 503)
 
 
 class AppError(Exception):

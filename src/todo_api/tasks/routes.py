@@ -29,6 +29,17 @@ _REPLAYED = {
         "schema": {"type": "string"},
     }
 }
+# OpenAPI links: what a client (or a stateful test) can do next with the created task.
+_TASK_LINKS = {
+    name: {"operationId": operation, "parameters": {"task_id": "$response.body#/id"}}
+    for name, operation in [
+        ("GetTask", "get_task"),
+        ("ReplaceTask", "replace_task"),
+        ("PatchTask", "patch_task"),
+        ("CompleteTask", "complete_task"),
+        ("DeleteTask", "delete_task"),
+    ]
+}
 _CHANGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"headers": _ETAG},
     **problem_responses(404, 412, 413, 415, 422),
@@ -94,7 +105,7 @@ async def list_tasks(
     "",
     status_code=status.HTTP_201_CREATED,
     responses={
-        201: {"headers": {**_LOCATION, **_ETAG, **_REPLAYED}},
+        201: {"headers": {**_LOCATION, **_ETAG, **_REPLAYED}, "links": _TASK_LINKS},
         **problem_responses(400, 409, 413, 415, 422),
     },
 )
