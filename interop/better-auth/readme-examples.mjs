@@ -63,9 +63,9 @@ const fetch = async (url, init = {}) => {
   return response;
 };
 
-// README_FILE: the file holding the section (default README-section.md; the project's README.md
-// once the section is merged there). Only the section's own ```js blocks run.
-const readmeFile = process.env.README_FILE || new URL("./README-section.md", import.meta.url);
+// README_FILE: the file holding the section (default: the project's README.md).
+// Only the section's own ```js blocks run.
+const readmeFile = process.env.README_FILE || new URL("../../README.md", import.meta.url);
 const HEADING = "## Connecting your Better Auth frontend";
 const readme = readFileSync(readmeFile, "utf8");
 const start = readme.indexOf(HEADING);
