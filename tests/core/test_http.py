@@ -210,3 +210,20 @@ class TestCors:
 
         assert response.status_code == 401
         assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+
+
+async def test_request_headers_are_capped_in_total(client: httpx.AsyncClient, alice: Headers) -> None:
+    padding = {f"X-Pad-{i}": "p" * 1000 for i in range(17)}
+
+    response = await client.get("/api/tasks", headers={**alice, **padding})
+
+    assert response.status_code == 431
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_headers_under_the_caps_pass(client: httpx.AsyncClient, alice: Headers) -> None:
+    padding = {f"X-Pad-{i}": "p" * 1000 for i in range(10)}
+
+    response = await client.get("/api/tasks", headers={**alice, **padding})
+
+    assert response.status_code == 200
