@@ -23,9 +23,11 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from todo_api.app import create_app
 from todo_api.core.config import Settings
+from todo_api.core.db import create_engine
 from todo_api.migrations import upgrade
 
 SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
@@ -139,16 +141,39 @@ def settings(database_url: str) -> Settings:
 
 
 async def _clean(app: FastAPI) -> None:
-    async with app.state.engine.begin() as connection:
+    await _delete_rows(app.state.engine)
+
+
+async def _delete_rows(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
         await connection.execute(text("DELETE FROM tasks"))
+        # Idempotency keys go with their users (ON DELETE CASCADE).
         await connection.execute(text("DELETE FROM users"))
+
+
+def wipe(database_url: str) -> None:
+    """Remove every row, from a synchronous test (one whose app runs in another event loop)."""
+
+    async def wipe_with_own_engine() -> None:
+        engine = create_engine(make_settings(database_url), pooled=False)
+        try:
+            await _delete_rows(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(wipe_with_own_engine())
 
 
 @asynccontextmanager
 async def running(settings: Settings, *, clean: bool = True) -> AsyncIterator[FastAPI]:
-    """The app with its lifespan running; its rows are removed afterwards if `clean`."""
+    """The app with its lifespan running on an empty database, emptied again afterwards.
+
+    `clean=False` for a database that cannot be reached.
+    """
     application = create_app(settings)
     async with application.router.lifespan_context(application):
+        if clean:
+            await _clean(application)
         try:
             yield application
         finally:

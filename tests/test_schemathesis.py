@@ -20,7 +20,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 from schemathesis.hooks import HookContext
 
-from tests.conftest import make_settings, make_token
+from tests.conftest import make_settings, make_token, wipe
 from todo_api.app import create_app
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "10"))
@@ -108,14 +108,17 @@ def test_the_api_conforms_to_its_openapi_and_never_crosses_users(
 
     problems: list[str] = []
     phases_run: set[str] = set()
-    for event in from_schema(schema).execute():
-        if isinstance(event, events.ScenarioFinished):
-            phases_run.add(str(event.phase))
-            problems += _failures(event)
-        elif isinstance(event, events.NonFatalError):
-            problems.append(f"error in {event.label}: {event.info.format()}")
-        elif isinstance(event, events.FatalError):
-            raise event.exception
+    try:
+        for event in from_schema(schema).execute():
+            if isinstance(event, events.ScenarioFinished):
+                phases_run.add(str(event.phase))
+                problems += _failures(event)
+            elif isinstance(event, events.NonFatalError):
+                problems.append(f"error in {event.label}: {event.info.format()}")
+            elif isinstance(event, events.FatalError):
+                raise event.exception
+    finally:
+        wipe(database_url)
 
     assert not problems, "\n\n".join(dict.fromkeys(problems))
     assert phases_run, "schemathesis ran nothing"

@@ -212,7 +212,9 @@ class TestCors:
         assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
 
 
-async def test_request_headers_are_capped_in_total(client: httpx.AsyncClient, alice: Headers) -> None:
+async def test_request_headers_are_capped_in_total(
+    client: httpx.AsyncClient, alice: Headers
+) -> None:
     padding = {f"X-Pad-{i}": "p" * 1000 for i in range(17)}
 
     response = await client.get("/api/tasks", headers={**alice, **padding})
