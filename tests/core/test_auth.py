@@ -397,3 +397,23 @@ def _resign_hmac(token: str, key: bytes) -> str:
     signing_input = ".".join(token.split(".")[:2]).encode()
     signature = hmac.new(key, signing_input, hashlib.sha256).digest()
     return signing_input.decode() + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+
+
+class TestVerifiedTokenCache:
+    async def test_a_cached_token_still_expires(self, client: httpx.AsyncClient) -> None:
+        token = make_token("alice", exp=int(time.time()) - 29)
+
+        first = await me(client, token)
+        await anyio.sleep(2.1)
+        later = await me(client, token)
+
+        assert first.status_code == 200, "inside the 30 s leeway"
+        assert_invalid_token(later, "expired")
+
+    async def test_a_rejected_token_is_not_remembered_as_valid(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        forged = make_token("alice", key="not-the-secret-not-the-secret-not-the-secret")
+
+        for _ in range(2):
+            assert_invalid_token(await me(client, forged), "signature")

@@ -29,6 +29,7 @@ _KEY_ALGORITHMS: Mapping[tuple[str, str | None], frozenset[str]] = {
 ASYMMETRIC_ALGORITHMS = frozenset().union(*_KEY_ALGORITHMS.values())
 USER_ID_CLAIMS = ("sub", "user_id", "userId", "id")
 MAX_TOKEN_BYTES = 8192
+VERIFIED_CACHE_SIZE = 10_000
 MAX_USER_ID_LENGTH = 255
 LEEWAY_SECONDS = 30
 # A token with an unknown `kid` refetches the key set at most this often.
@@ -172,8 +173,16 @@ class TokenVerifier:
         self._audience = settings.jwt_audience
         # Better Auth sets both `iss` and `aud` to its base URL unless configured otherwise.
         self._jwks_default = settings.better_auth_url
+        # A frontend sends the same token for its whole 15-minute life: verify it once.
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     async def verify(self, token: str) -> Principal:
+        cached = self._verified.get(token)
+        if cached is not None:
+            principal, expires = cached
+            if time.time() <= expires:
+                return principal
+            del self._verified[token]
         if len(token) > MAX_TOKEN_BYTES:
             raise InvalidToken("Token is too large")
         try:
@@ -201,7 +210,11 @@ class TokenVerifier:
         claims = _decode(token, keys, algorithm)
         _check_claim(claims, "iss", issuer)
         _check_claim(claims, "aud", audience)
-        return Principal(user_id=_user_id(claims))
+        principal = Principal(user_id=_user_id(claims))
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            del self._verified[next(iter(self._verified))]  # the oldest entry
+        self._verified[token] = (principal, float(claims["exp"]) + LEEWAY_SECONDS)
+        return principal
 
 
 def _decode(token: str, keys: list[Any], algorithm: str) -> dict[str, Any]:
