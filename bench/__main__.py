@@ -284,7 +284,6 @@ class Bench:
             "ENVIRONMENT": "production",
             "DATABASE_URL": self.database_url,
             "BETTER_AUTH_SECRET": self.secret,
-            "LOG_LEVEL": "warning",
         }
 
     def setup(self) -> None:
