@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from todo_api import __version__
 from todo_api.core.auth import TokenVerifier, require_path_user
@@ -38,14 +37,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = create_engine(settings)
     http_client = httpx.AsyncClient()
 
-    sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
     lifecycle = Lifecycle()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         restore_sigterm = lifecycle.drain_on_sigterm(settings.shutdown_drain_seconds)
         pruning = asyncio.create_task(
-            prune_forever(sessionmaker, every=settings.idempotency_prune_seconds)
+            prune_forever(engine, every=settings.idempotency_prune_seconds)
         )
         yield
         pruning.cancel()
@@ -67,7 +65,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessionmaker = sessionmaker
     app.state.verifier = TokenVerifier(settings, http_client)
     app.state.rate_limiter = RateLimiter(settings) if settings.rate_limit_enabled else None
     app.state.http_client = http_client

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from todo_api.core.columns import utcnow
 from todo_api.core.errors import AppError
@@ -48,19 +48,19 @@ def _lock_id(owner: str, key: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-async def claim(session: AsyncSession, *, owner: str, key: str, print_: str) -> Replay | None:
+async def claim(db: AsyncConnection, *, owner: str, key: str, print_: str) -> Replay | None:
     """Take the key for this request (None), or return the earlier response to replay.
 
     On PostgreSQL a transaction-scoped advisory lock marks the request as in flight: a retry
     that arrives meanwhile cannot take it and gets 409 at once; it is released by the same
     commit or rollback that keeps or discards the task, so no half-done key survives a crash.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        taken = await session.scalar(select(func.pg_try_advisory_xact_lock(_lock_id(owner, key))))
+    if db.dialect.name == "postgresql":
+        taken = await db.scalar(select(func.pg_try_advisory_xact_lock(_lock_id(owner, key))))
         if not taken:
             raise RequestInFlight
     record = (
-        await session.execute(
+        await db.execute(
             select(RECORDS.c.fingerprint, RECORDS.c.status_code, RECORDS.c.response).where(
                 RECORDS.c.user_id == owner,
                 RECORDS.c.key == key,
@@ -76,10 +76,10 @@ async def claim(session: AsyncSession, *, owner: str, key: str, print_: str) -> 
 
 
 async def remember(
-    session: AsyncSession, *, owner: str, key: str, print_: str, status_code: int, body: str
+    db: AsyncConnection, *, owner: str, key: str, print_: str, status_code: int, body: str
 ) -> None:
     """Store the response in the request's own transaction (an expired record is replaced)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    dialect = postgresql if db.dialect.name == "postgresql" else sqlite
     values = {"fingerprint": print_, "status_code": status_code, "response": body}
     statement = dialect.insert(RECORDS).values(
         user_id=owner, key=key, created_at=utcnow(), **values
@@ -88,23 +88,21 @@ async def remember(
         index_elements=["user_id", "key"],
         set_={**values, "created_at": statement.excluded.created_at},
     )
-    await session.execute(statement)
+    await db.execute(statement)
 
 
-async def prune_expired(session: AsyncSession) -> int:
-    result = await session.execute(
-        delete(RECORDS).where(RECORDS.c.created_at < utcnow() - KEEP_FOR)
-    )
+async def prune_expired(db: AsyncConnection) -> int:
+    result = await db.execute(delete(RECORDS).where(RECORDS.c.created_at < utcnow() - KEEP_FOR))
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def prune_forever(sessionmaker: async_sessionmaker[AsyncSession], every: float) -> None:
+async def prune_forever(engine: AsyncEngine, every: float) -> None:
     """Background loop for the app's lifetime; a database outage only delays the next prune."""
     while True:
         await asyncio.sleep(every)
         try:
-            async with sessionmaker.begin() as session:
-                removed = await prune_expired(session)
+            async with engine.begin() as db:
+                removed = await prune_expired(db)
             if removed:
                 logger.info("pruned %d expired idempotency keys", removed)
         except Exception:

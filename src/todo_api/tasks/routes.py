@@ -8,7 +8,7 @@ from todo_api.core import conditional
 from todo_api.core.auth import CurrentUser
 from todo_api.core.conditional import IfMatch, IfNoneMatch, etag
 from todo_api.core.config import SettingsDep
-from todo_api.core.db import SessionDep
+from todo_api.core.db import ConnectionDep, TransactionDep
 from todo_api.core.errors import UNAUTHENTICATED, problem_responses
 from todo_api.core.http import JsonBody
 from todo_api.tasks import service
@@ -80,12 +80,12 @@ async def list_tasks(
     response: Response,
     query: Annotated[TaskListQuery, Query()],
     user: CurrentUser,
-    session: SessionDep,
+    db: ConnectionDep,
     settings: SettingsDep,
 ) -> list[TaskRead]:
     """List your tasks: filter, search, sort; paging in the Link and X-Total-Count headers."""
     page = await service.list_tasks(
-        session, owner=user.user_id, query=query, cursor_key=settings.cursor_key
+        db, owner=user.user_id, query=query, cursor_key=settings.cursor_key
     )
     response.headers["X-Total-Count"] = str(page.total)
     if page.next_cursor is not None:
@@ -113,13 +113,13 @@ async def create_task(
     data: TaskCreate,
     response: Response,
     user: CurrentUser,
-    session: SessionDep,
+    db: TransactionDep,
     _: JsonBody,
     idempotency_key: IdempotencyKey = None,
 ) -> TaskRead:
     """Create a task. With an Idempotency-Key, a retry returns the first response instead."""
     key = idempotency_key.strip('"') if idempotency_key else None
-    created = await service.create_task(session, owner=user.user_id, data=data, idempotency_key=key)
+    created = await service.create_task(db, owner=user.user_id, data=data, idempotency_key=key)
     response.headers["Location"] = f"/api/tasks/{created.task.id}"
     if created.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -135,11 +135,11 @@ async def get_task(
     task_id: TaskId,
     response: Response,
     user: CurrentUser,
-    session: SessionDep,
+    db: ConnectionDep,
     if_none_match: IfNoneMatch = None,
 ) -> TaskRead | Response:
     """Read one of your tasks; with If-None-Match, 304 while your copy is current."""
-    task = await service.get_task(session, owner=user.user_id, task_id=task_id)
+    task = await service.get_task(db, owner=user.user_id, task_id=task_id)
     known = conditional.parse(if_none_match)
     if known is not None and known.matches_weakly(task.version):
         return Response(status_code=304, headers={"ETag": etag(task.version)})
@@ -152,13 +152,13 @@ async def replace_task(
     changes: TaskUpdate,
     response: Response,
     user: CurrentUser,
-    session: SessionDep,
+    db: ConnectionDep,
     _: JsonBody,
     if_match: IfMatch = None,
 ) -> TaskRead:
     """Update a task: fields you omit stay as they are."""
     task = await service.update_task(
-        session,
+        db,
         owner=user.user_id,
         task_id=task_id,
         changes=changes,
@@ -173,13 +173,13 @@ async def patch_task(
     changes: TaskUpdate,
     response: Response,
     user: CurrentUser,
-    session: SessionDep,
+    db: ConnectionDep,
     _: JsonBody,
     if_match: IfMatch = None,
 ) -> TaskRead:
     """Update a task: fields you omit stay as they are (same as PUT)."""
     task = await service.update_task(
-        session,
+        db,
         owner=user.user_id,
         task_id=task_id,
         changes=changes,
@@ -193,14 +193,14 @@ async def complete_task(
     task_id: TaskId,
     response: Response,
     user: CurrentUser,
-    session: SessionDep,
+    db: ConnectionDep,
     _: JsonBody,
     body: Annotated[CompletionUpdate | None, Body()] = None,
     if_match: IfMatch = None,
 ) -> TaskRead:
     """Toggle completion atomically, or set it with `{"completed": true|false}`."""
     task = await service.set_completed(
-        session,
+        db,
         owner=user.user_id,
         task_id=task_id,
         completed=body.completed if body is not None else None,
@@ -215,11 +215,11 @@ async def complete_task(
     responses=problem_responses(404, 412),
 )
 async def delete_task(
-    task_id: TaskId, user: CurrentUser, session: SessionDep, if_match: IfMatch = None
+    task_id: TaskId, user: CurrentUser, db: ConnectionDep, if_match: IfMatch = None
 ) -> None:
     """Delete a task."""
     await service.delete_task(
-        session, owner=user.user_id, task_id=task_id, if_match=conditional.parse(if_match)
+        db, owner=user.user_id, task_id=task_id, if_match=conditional.parse(if_match)
     )
 
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, delete, func, insert, not_, or_, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
 from todo_api.core.columns import utcnow
@@ -51,19 +51,17 @@ class Created:
 
 
 async def create_task(
-    session: AsyncSession, *, owner: str, data: TaskCreate, idempotency_key: str | None = None
+    db: AsyncConnection, *, owner: str, data: TaskCreate, idempotency_key: str | None = None
 ) -> Created:
     if idempotency_key is None:
-        return Created(await _insert(session, owner, data), replayed=False)
+        return Created(await _insert(db, owner, data), replayed=False)
     request_print = idempotency.fingerprint(data.model_dump_json())
-    replay = await idempotency.claim(
-        session, owner=owner, key=idempotency_key, print_=request_print
-    )
+    replay = await idempotency.claim(db, owner=owner, key=idempotency_key, print_=request_print)
     if replay is not None:
         return Created(TaskRead.model_validate_json(replay.body), replayed=True)
-    task = await _insert(session, owner, data)
+    task = await _insert(db, owner, data)
     await idempotency.remember(
-        session,
+        db,
         owner=owner,
         key=idempotency_key,
         print_=request_print,
@@ -73,30 +71,30 @@ async def create_task(
     return Created(task, replayed=False)
 
 
-async def _insert(session: AsyncSession, owner: str, data: TaskCreate) -> TaskRead:
-    await ensure_user(session, owner)
+async def _insert(db: AsyncConnection, owner: str, data: TaskCreate) -> TaskRead:
+    await ensure_user(db, owner)
     now = utcnow()
     statement = (
         insert(TASKS)
         .values(**data.model_dump(), user_id=owner, created_at=now, updated_at=now, version=1)
         .returning(*TASKS.c)
     )
-    return TaskRead.model_validate((await session.execute(statement)).one())
+    return TaskRead.model_validate((await db.execute(statement)).one())
 
 
-async def get_task(session: AsyncSession, *, owner: str, task_id: int) -> TaskRead:
-    row = (await session.execute(owned_tasks(owner).where(TASKS.c.id == task_id))).one_or_none()
+async def get_task(db: AsyncConnection, *, owner: str, task_id: int) -> TaskRead:
+    row = (await db.execute(owned_tasks(owner).where(TASKS.c.id == task_id))).one_or_none()
     if row is None:
-        raise await _not_found(session, owner, task_id)
+        raise await _not_found(db, owner, task_id)
     return TaskRead.model_validate(row)
 
 
-async def _not_found(session: AsyncSession, owner: str, task_id: int) -> TaskNotFound:
+async def _not_found(db: AsyncConnection, owner: str, task_id: int) -> TaskNotFound:
     """The 404 every caller gets; a probe of someone else's task is also logged.
 
     The only unscoped query here: its answer feeds the security log, never the response.
     """
-    exists = await session.scalar(select(TASKS.c.id).where(TASKS.c.id == task_id))
+    exists = await db.scalar(select(TASKS.c.id).where(TASKS.c.id == task_id))
     if exists is not None:
         logger.warning(
             "user %s asked for task %s of another user",
@@ -108,7 +106,7 @@ async def _not_found(session: AsyncSession, owner: str, task_id: int) -> TaskNot
 
 
 async def update_task(
-    session: AsyncSession,
+    db: AsyncConnection,
     *,
     owner: str,
     task_id: int,
@@ -116,11 +114,11 @@ async def update_task(
     if_match: EntityTags | None = None,
 ) -> TaskRead:
     values = changes.model_dump(exclude_unset=True)
-    return await _change(session, owner, task_id, values, if_match)
+    return await _change(db, owner, task_id, values, if_match)
 
 
 async def set_completed(
-    session: AsyncSession,
+    db: AsyncConnection,
     *,
     owner: str,
     task_id: int,
@@ -130,7 +128,7 @@ async def set_completed(
     # A toggle is one UPDATE that reads and flips the value inside the database, so
     # concurrent toggles serialise on the row lock instead of racing on a stale read.
     value = not_(TASKS.c.completed) if completed is None else completed
-    return await _change(session, owner, task_id, {"completed": value}, if_match)
+    return await _change(db, owner, task_id, {"completed": value}, if_match)
 
 
 def _matching(owner: str, task_id: int, if_match: EntityTags | None) -> list[ColumnElement[bool]]:
@@ -143,7 +141,7 @@ def _matching(owner: str, task_id: int, if_match: EntityTags | None) -> list[Col
 
 
 async def _change(
-    session: AsyncSession,
+    db: AsyncConnection,
     owner: str,
     task_id: int,
     values: dict[str, Any],
@@ -155,39 +153,37 @@ async def _change(
         .values(**values, updated_at=utcnow(), version=TASKS.c.version + 1)
         .returning(*TASKS.c)
     )
-    row = (await session.execute(statement)).one_or_none()
+    row = (await db.execute(statement)).one_or_none()
     if row is None:
-        raise await _why_unchanged(session, owner, task_id)
+        raise await _why_unchanged(db, owner, task_id)
     return TaskRead.model_validate(row)
 
 
 async def delete_task(
-    session: AsyncSession, *, owner: str, task_id: int, if_match: EntityTags | None = None
+    db: AsyncConnection, *, owner: str, task_id: int, if_match: EntityTags | None = None
 ) -> None:
     statement = delete(TASKS).where(*_matching(owner, task_id, if_match)).returning(TASKS.c.id)
-    if (await session.execute(statement)).one_or_none() is None:
-        raise await _why_unchanged(session, owner, task_id)
+    if (await db.execute(statement)).one_or_none() is None:
+        raise await _why_unchanged(db, owner, task_id)
 
 
-async def _why_unchanged(session: AsyncSession, owner: str, task_id: int) -> AppError:
+async def _why_unchanged(db: AsyncConnection, owner: str, task_id: int) -> AppError:
     """A conditional write matched nothing: the task is gone (404) or has moved on (412)."""
-    row = (await session.execute(owned_tasks(owner).where(TASKS.c.id == task_id))).one_or_none()
+    row = (await db.execute(owned_tasks(owner).where(TASKS.c.id == task_id))).one_or_none()
     if row is None:
-        return await _not_found(session, owner, task_id)
+        return await _not_found(db, owner, task_id)
     return VersionMismatch(TaskRead.model_validate(row))
 
 
-async def count_tasks(session: AsyncSession, *, owner: str) -> TaskCounts:
+async def count_tasks(db: AsyncConnection, *, owner: str) -> TaskCounts:
     total, done = (
-        await session.execute(
-            owned_tasks(owner, func.count(), func.count().filter(TASKS.c.completed))
-        )
+        await db.execute(owned_tasks(owner, func.count(), func.count().filter(TASKS.c.completed)))
     ).one()
     return TaskCounts(total=total, completed=done, pending=total - done)
 
 
 async def list_tasks(
-    session: AsyncSession, *, owner: str, query: TaskListQuery, cursor_key: bytes
+    db: AsyncConnection, *, owner: str, query: TaskListQuery, cursor_key: bytes
 ) -> Page:
     filters = [_owned(owner)]
     if query.effective_status != "all":
@@ -199,7 +195,7 @@ async def list_tasks(
                 TASKS.c.description.icontains(query.q, autoescape=True),
             )
         )
-    total = (await session.execute(select(func.count()).where(*filters))).scalar_one()
+    total = (await db.execute(select(func.count()).where(*filters))).scalar_one()
 
     key = _SORT_EXPRESSIONS[query.sort_key]
     sort = query.normalized_sort
@@ -212,7 +208,7 @@ async def list_tasks(
         )
     order = (key.desc(), TASKS.c.id.desc()) if query.descending else (key.asc(), TASKS.c.id.asc())
     page = page.order_by(*order).limit(query.limit + 1).offset(query.offset)
-    rows = (await session.execute(page)).all()
+    rows = (await db.execute(page)).all()
 
     more = len(rows) > query.limit
     rows = rows[: query.limit]
