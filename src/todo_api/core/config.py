@@ -159,7 +159,7 @@ def get_settings() -> Settings:
     return settings
 
 
-def _app_settings(request: Request) -> Settings:
+async def _app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -2,9 +2,24 @@
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, delete, func, insert, not_, or_, select, tuple_, update
+from pydantic import TypeAdapter
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    not_,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
@@ -21,6 +36,8 @@ from todo_api.users.service import ensure_user
 logger = logging.getLogger("todo_api.security")
 
 TASKS: Table = Task.__table__  # type: ignore[attr-defined]
+_TASK_LIST = TypeAdapter(list[TaskRead])
+_LIKE_ESCAPE = "/"
 _SORT_EXPRESSIONS: dict[str, ColumnElement[Any]] = {
     "created_at": TASKS.c.created_at,
     "updated_at": TASKS.c.updated_at,
@@ -28,7 +45,7 @@ _SORT_EXPRESSIONS: dict[str, ColumnElement[Any]] = {
 }
 
 
-def _owned(owner: str) -> ColumnElement[bool]:
+def _owned(owner: str | BindParameter[str]) -> ColumnElement[bool]:
     return TASKS.c.user_id == owner
 
 
@@ -182,33 +199,88 @@ async def count_tasks(db: AsyncConnection, *, owner: str) -> TaskCounts:
     return TaskCounts(total=total, completed=done, pending=total - done)
 
 
+@dataclass(frozen=True, slots=True)
+class _ListShape:
+    """What decides the SQL of a listing; the values travel as bound parameters."""
+
+    sort_key: str
+    descending: bool
+    completed: bool | None
+    searching: bool
+    after_cursor: bool
+    offset: bool
+
+
+@lru_cache(maxsize=256)
+def _list_statements(shape: _ListShape) -> tuple[Select[Any], Select[Any]]:
+    """The page and count statements of one listing shape, built once per process.
+
+    Building a SQLAlchemy statement costs more than running it; listings come in a few
+    dozen shapes, so each is built once and reused with new parameters.
+    """
+    filters = [_owned(bindparam("owner"))]
+    if shape.completed is not None:
+        filters.append(TASKS.c.completed == shape.completed)
+    if shape.searching:
+        text: BindParameter[str] = bindparam("q")
+        filters.append(
+            or_(
+                TASKS.c.title.icontains(text, escape=_LIKE_ESCAPE),
+                TASKS.c.description.icontains(text, escape=_LIKE_ESCAPE),
+            )
+        )
+    counted = select(func.count()).select_from(TASKS).where(*filters)
+    key = _SORT_EXPRESSIONS[shape.sort_key]
+    # The total rides along as an uncorrelated subquery (computed once): page and count in
+    # one round trip and one snapshot.
+    page = select(*TASKS.c, key.label("sort_key"), counted.scalar_subquery().label("total"))
+    page = page.where(*filters)
+    if shape.after_cursor:
+        after = tuple_(key, TASKS.c.id)
+        last = tuple_(bindparam("after_key", type_=key.type), bindparam("after_id"))
+        page = page.where(after < last if shape.descending else after > last)
+    ordering = (key.desc(), TASKS.c.id.desc()) if shape.descending else (key, TASKS.c.id)
+    page = page.order_by(*ordering).limit(bindparam("limit"))
+    if shape.offset:
+        page = page.offset(bindparam("offset"))
+    return page, counted
+
+
+def _like_literal(text: str) -> str:
+    for special in (_LIKE_ESCAPE, "%", "_"):
+        text = text.replace(special, _LIKE_ESCAPE + special)
+    return text
+
+
 async def list_tasks(
     db: AsyncConnection, *, owner: str, query: TaskListQuery, cursor_key: bytes
 ) -> Page:
-    filters = [_owned(owner)]
-    if query.effective_status != "all":
-        filters.append(TASKS.c.completed == (query.effective_status == "completed"))
-    if query.q:
-        filters.append(
-            or_(
-                TASKS.c.title.icontains(query.q, autoescape=True),
-                TASKS.c.description.icontains(query.q, autoescape=True),
-            )
-        )
-    total = (await db.execute(select(func.count()).where(*filters))).scalar_one()
-
-    key = _SORT_EXPRESSIONS[query.sort_key]
+    status = query.effective_status
     sort = query.normalized_sort
-    page = select(*TASKS.c, key.label("sort_key")).where(*filters)
+    shape = _ListShape(
+        sort_key=query.sort_key,
+        descending=query.descending,
+        completed=None if status == "all" else status == "completed",
+        searching=bool(query.q),
+        after_cursor=query.cursor is not None,
+        offset=query.offset is not None,
+    )
+    page, counted = _list_statements(shape)
+    params: dict[str, Any] = {"owner": owner, "limit": query.limit + 1}
+    if query.q:
+        params["q"] = _like_literal(query.q)
     if query.cursor is not None:
         value, last_id = cursor.decode(cursor_key, query.cursor, owner=owner, sort=sort)
-        after = tuple_(key, TASKS.c.id)
-        page = page.where(
-            after < (value, last_id) if query.descending else after > (value, last_id)
-        )
-    order = (key.desc(), TASKS.c.id.desc()) if query.descending else (key.asc(), TASKS.c.id.asc())
-    page = page.order_by(*order).limit(query.limit + 1).offset(query.offset)
-    rows = (await db.execute(page)).all()
+        params |= {"after_key": value, "after_id": last_id}
+    if query.offset is not None:
+        params["offset"] = query.offset
+    rows = (await db.execute(page, params)).all()
+    if rows:
+        total = rows[0].total
+    elif query.cursor is None and not query.offset:
+        total = 0
+    else:  # past the last page: the count still has to be told
+        total = (await db.execute(counted, params)).scalar_one()
 
     more = len(rows) > query.limit
     rows = rows[: query.limit]
@@ -219,4 +291,5 @@ async def list_tasks(
             cursor_key, owner=owner, sort=sort, value=last.sort_key, task_id=last.id
         )
         next_offset = (query.offset or 0) + query.limit if query.offset is not None else None
-    return Page([TaskRead.model_validate(r) for r in rows], total, next_cursor, next_offset)
+    tasks = _TASK_LIST.validate_python(rows, from_attributes=True)
+    return Page(tasks, total, next_cursor, next_offset)
