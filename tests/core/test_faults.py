@@ -37,10 +37,12 @@ async def cluster_app(cluster: Cluster) -> AsyncIterator[FastAPI]:
         yield app
 
 
+@pytest.mark.parametrize("pre_ping", [False, True], ids=["closed-flag", "pre-ping"])
 async def test_backends_killed_between_requests_are_invisible_to_clients(
-    cluster: Cluster, cluster_app: FastAPI
+    cluster: Cluster, pre_ping: bool
 ) -> None:
-    async with client_for(cluster_app) as client:
+    settings = make_settings(cluster.url, database_pre_ping=pre_ping)
+    async with running(settings) as cluster_app, client_for(cluster_app) as client:
         for _ in range(3):
             assert (
                 await client.post("/api/tasks", json={"title": "t"}, headers=ALICE)

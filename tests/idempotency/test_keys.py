@@ -124,7 +124,8 @@ async def test_a_retry_while_the_first_is_in_flight_is_409(
     engine = app.state.engine
     async with live_server(app) as base, httpx.AsyncClient(base_url=base) as http:
         # Hold the tasks table so the first request stops mid-flight, after claiming the key.
-        async with engine.connect() as blocker:
+        async with engine.connect() as autocommit:
+            blocker = await autocommit.execution_options(isolation_level="READ COMMITTED")
             transaction = await blocker.begin()
             await blocker.execute(text("LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE"))
             async with anyio.create_task_group() as group:

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     database_pool_timeout: float = Field(default=3.0, gt=0)
     # Below Neon's ~300 s idle suspend, so a pooled connection is never a dead one.
     database_pool_recycle: int = Field(default=240, gt=0)
+    # A round trip before every checkout. Off by default: a connection the server closed is
+    # detected without one; turn on if connections can die silently (no FIN from the peer).
+    database_pre_ping: bool = False
     # Short enough that a hung connect is a prompt 503, long enough for a Neon cold start.
     database_connect_timeout: float = Field(default=3.0, gt=0)
     # No query of ours takes seconds; one that does is stuck on a dead or frozen server.

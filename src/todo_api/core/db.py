@@ -54,20 +54,34 @@ def _unique_statement_name() -> str:
 def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
     url, connect_args = engine_arguments(settings)
     if url.get_backend_name() == "sqlite":
-        engine = create_async_engine(url, connect_args=connect_args)
+        engine = create_async_engine(url, connect_args=connect_args, isolation_level="AUTOCOMMIT")
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     if not pooled:
         return create_async_engine(url, connect_args=connect_args, poolclass=NullPool)
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         connect_args=connect_args,
+        # Reads and single-statement writes need no BEGIN/COMMIT round trips; routes that
+        # write with several statements ask for a transaction (get_transaction).
+        isolation_level="AUTOCOMMIT",
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_pool_timeout,
         pool_recycle=settings.database_pool_recycle,
-        pool_pre_ping=True,
+        pool_pre_ping=settings.database_pre_ping,
     )
+    if not settings.database_pre_ping:
+        event.listen(engine.sync_engine.pool, "checkout", _discard_if_closed)
+    return engine
+
+
+def _discard_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    # asyncpg marks a connection closed as soon as the server closes its socket (a killed
+    # backend, a restart, Neon suspending the compute), so checking that flag catches what a
+    # pre-ping would, without the round trip. The pool replaces the connection and retries.
+    if dbapi_connection.driver_connection.is_closed():
+        raise exc.DisconnectionError("the server closed this connection")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -102,15 +116,22 @@ async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     """
     engine: AsyncEngine = request.app.state.engine
     async with engine.connect() as connection:
-        yield await connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
 
 
 async def get_transaction(request: Request) -> AsyncIterator[AsyncConnection]:
     """For routes that write with several statements: one transaction, committed when the
     route returns and rolled back if it raises. Services never commit."""
     engine: AsyncEngine = request.app.state.engine
-    async with engine.begin() as connection:
-        yield connection
+    async with engine.connect() as autocommit:
+        level = _TRANSACTIONAL[engine.dialect.name]
+        connection = await autocommit.execution_options(isolation_level=level)
+        async with connection.begin():
+            yield connection
+
+
+# Each dialect's own name for its default, transactional mode.
+_TRANSACTIONAL = {"postgresql": "READ COMMITTED", "sqlite": "SERIALIZABLE"}
 
 
 # scope="function": commit before the response is sent, so a failed commit is never a 2xx.
