@@ -3,7 +3,7 @@
 import hashlib
 import logging
 import secrets
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -129,7 +129,7 @@ class Settings(BaseSettings):
             return f"{self.better_auth_url.rstrip('/')}/api/auth/jwks"
         return None
 
-    @property
+    @cached_property
     def cursor_key(self) -> bytes:
         """Signs list cursors. Derived, so every process behind a load balancer agrees."""
         source = self.better_auth_secret.get_secret_value() if self.better_auth_secret else ""
