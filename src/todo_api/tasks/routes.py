@@ -146,8 +146,7 @@ async def get_task(
     return _tagged(response, task)
 
 
-@router.put("/{task_id}", responses=_CHANGE_RESPONSES)
-async def replace_task(
+async def update_task(
     task_id: TaskId,
     changes: TaskUpdate,
     response: Response,
@@ -167,25 +166,11 @@ async def replace_task(
     return _tagged(response, task)
 
 
-@router.patch("/{task_id}", responses=_CHANGE_RESPONSES)
-async def patch_task(
-    task_id: TaskId,
-    changes: TaskUpdate,
-    response: Response,
-    user: CurrentUser,
-    db: ConnectionDep,
-    _: JsonBody,
-    if_match: IfMatch = None,
-) -> TaskRead:
-    """Update a task: fields you omit stay as they are (same as PUT)."""
-    task = await service.update_task(
-        db,
-        owner=user.user_id,
-        task_id=task_id,
-        changes=changes,
-        if_match=conditional.parse(if_match),
+# PUT and PATCH mean the same here (frontends use both); one handler, two named operations.
+for _method, _name in (("PUT", "replace_task"), ("PATCH", "patch_task")):
+    router.add_api_route(
+        "/{task_id}", update_task, methods=[_method], name=_name, responses=_CHANGE_RESPONSES
     )
-    return _tagged(response, task)
 
 
 @router.patch("/{task_id}/complete", responses=_CHANGE_RESPONSES)
