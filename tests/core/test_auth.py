@@ -331,6 +331,20 @@ class TestJwks:
 
         assert jwks.fetches == 2
 
+    async def test_a_key_withdrawn_from_the_set_stops_its_cached_tokens(
+        self, client: httpx.AsyncClient, jwks: JwksServer
+    ) -> None:
+        old, new = new_key("EdDSA"), new_key("EdDSA")
+        jwks.publish(old)
+        async with client_with(client_url(client), better_auth_url=jwks.base_url) as other:
+            old_token = old.sign(claims_for(jwks.base_url))
+            assert (await me(other, old_token)).status_code == 200
+            # Better Auth restarts with a fresh key: the old one is no longer published.
+            jwks.publish(new)
+            assert (await me(other, new.sign(claims_for(jwks.base_url)))).status_code == 200
+
+            assert_invalid_token(await me(other, old_token), "unknown key")
+
     async def test_token_from_another_better_auth_instance_is_401(
         self, client: httpx.AsyncClient, jwks: JwksServer
     ) -> None:

@@ -109,6 +109,8 @@ class KeySet:
         self._keys: list[tuple[str | None, VerificationKey]] | None = None
         self._fetched_at = 0.0
         self._quiet_until = 0.0
+        # Bumped on every fetch: tokens verified against an older key set are checked again.
+        self.generation = 0
         self._last_fetch_failed = False
         self._lock = asyncio.Lock()
 
@@ -148,6 +150,7 @@ class KeySet:
                 self._quiet_until = time.monotonic() + MIN_REFETCH_SECONDS
                 return
             self._keys = keys
+            self.generation += 1
             self._fetched_at = time.monotonic()
             self._last_fetch_failed = False
             # The first load may be followed at once by a rotation; refetches are rationed.
@@ -173,14 +176,17 @@ class TokenVerifier:
         self._audience = settings.jwt_audience
         # Better Auth sets both `iss` and `aud` to its base URL unless configured otherwise.
         self._jwks_default = settings.better_auth_url
-        # A frontend sends the same token for its whole 15-minute life: verify it once.
-        self._verified: dict[str, tuple[Principal, float]] = {}
+        # A frontend sends the same token for its whole 15-minute life: verify it once, and
+        # again only when it expires or the key set it was verified against is replaced (a
+        # key Better Auth no longer publishes must stop working).
+        self._verified: dict[str, tuple[Principal, float, int | None]] = {}
 
     async def verify(self, token: str) -> Principal:
         cached = self._verified.get(token)
         if cached is not None:
-            principal, expires = cached
-            if time.time() <= expires:
+            principal, expires, generation = cached
+            current = self._key_set.generation if self._key_set else None
+            if time.time() <= expires and (generation is None or generation == current):
                 return principal
             del self._verified[token]
         if len(token) > MAX_TOKEN_BYTES:
@@ -195,6 +201,7 @@ class TokenVerifier:
                 raise InvalidToken("HMAC-signed tokens are not accepted")
             keys: list[Any] = [self._secret]
             issuer, audience = self._issuer, self._audience
+            generation = None
         elif algorithm in ASYMMETRIC_ALGORITHMS:
             if self._key_set is None:
                 raise InvalidToken("Asymmetric tokens are not accepted: no key set is configured")
@@ -203,6 +210,7 @@ class TokenVerifier:
             if not found:
                 raise InvalidToken("Token is signed with an unknown key")
             keys = [entry.key for entry in found]
+            generation = self._key_set.generation
             issuer = self._issuer or self._jwks_default
             audience = self._audience or self._jwks_default
         else:
@@ -213,7 +221,7 @@ class TokenVerifier:
         principal = Principal(user_id=_user_id(claims))
         if len(self._verified) >= VERIFIED_CACHE_SIZE:
             del self._verified[next(iter(self._verified))]  # the oldest entry
-        self._verified[token] = (principal, float(claims["exp"]) + LEEWAY_SECONDS)
+        self._verified[token] = (principal, float(claims["exp"]) + LEEWAY_SECONDS, generation)
         return principal
 
 
