@@ -53,6 +53,16 @@ async def test_one_json_access_line_per_request_with_template_user_and_request_i
     assert response.headers["X-Request-ID"] == "req-42"
 
 
+async def test_unmatched_paths_are_not_logged_verbatim(
+    client: httpx.AsyncClient, logs: pytest.LogCaptureFixture
+) -> None:
+    await client.get("/wp-admin/secret-probe-123")
+    await client.get("/openapi.json")
+
+    paths = [line["path"] for line in access_lines(logs)]
+    assert paths == ["(unmatched)", "/openapi.json"]
+
+
 @pytest.mark.parametrize("offered", [None, "", "x" * 129, "bad\x7fid"])
 async def test_a_missing_or_unusable_request_id_is_generated(
     client: httpx.AsyncClient, offered: str | None

@@ -113,7 +113,7 @@ def _refusal(scope: Scope) -> Response | None:
 
 def _log_access(scope: Scope, status: int, started: float, request_id: str) -> None:
     state = scope.get("state", {})
-    path = _path_template(scope)
+    path = _path_template(scope, status)
     access_log.info(
         "%s %s %s",
         scope["method"],
@@ -130,9 +130,9 @@ def _log_access(scope: Scope, status: int, started: float, request_id: str) -> N
     )
 
 
-def _path_template(scope: Scope) -> str:
+def _path_template(scope: Scope, status: int) -> str:
     """`/api/{user_id}/tasks/{task_id}` rather than ids: aggregable, and no user data."""
+    if status == 404 and "route" not in scope:
+        return "(unmatched)"  # whatever a scanner asked for stays out of the logs
     params = {str(v): f"{{{k}}}" for k, v in scope.get("path_params", {}).items()}
-    if "route" not in scope:
-        return "(unmatched)"
     return "/".join(params.get(segment, segment) for segment in scope["path"].split("/"))
