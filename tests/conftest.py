@@ -67,18 +67,10 @@ def bearer(user_id: str = "alice", **claims: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {make_token(user_id, **claims)}"}
 
 
-async def _create_database(name: str) -> None:
+async def _admin(sql: str) -> None:
     connection = await asyncpg.connect(ADMIN_URL, timeout=5)
     try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-
-
-async def _drop_database(name: str) -> None:
-    connection = await asyncpg.connect(ADMIN_URL, timeout=5)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(sql)
     finally:
         await connection.close()
 
@@ -88,7 +80,7 @@ def postgresql_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this run, migrated to head, dropped at the end."""
     name = f"todo_api_test_{os.getpid()}_{secrets.token_hex(4)}"
     try:
-        asyncio.run(_create_database(name))
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     except (OSError, asyncpg.PostgresError) as error:
         message = (
             f"PostgreSQL at {ADMIN_URL} is unreachable ({error}); its half of the suite is skipped"
@@ -100,7 +92,7 @@ def postgresql_url() -> Iterator[str]:
     rendered = url.render_as_string(hide_password=False)
     upgrade(Settings(_env_file=None, database_url=rendered))
     yield rendered
-    asyncio.run(_drop_database(name))
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")

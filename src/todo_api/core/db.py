@@ -6,7 +6,8 @@ from typing import Annotated, Any
 from uuid import uuid4
 
 from fastapi import Depends, Request
-from sqlalchemy import event, exc
+from sqlalchemy import Table, event, exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -90,6 +91,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+
+
+def upsert(db: AsyncConnection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """INSERT with ON CONFLICT support, for whichever database `db` is."""
+    if db.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def is_unavailable(error: BaseException) -> bool:

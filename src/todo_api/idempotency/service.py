@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Table, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from todo_api.core.columns import utcnow
+from todo_api.core.db import upsert
 from todo_api.core.errors import AppError
 from todo_api.idempotency.models import IdempotencyRecord
 
@@ -79,11 +79,8 @@ async def remember(
     db: AsyncConnection, *, owner: str, key: str, print_: str, status_code: int, body: str
 ) -> None:
     """Store the response in the request's own transaction (an expired record is replaced)."""
-    dialect = postgresql if db.dialect.name == "postgresql" else sqlite
     values = {"fingerprint": print_, "status_code": status_code, "response": body}
-    statement = dialect.insert(RECORDS).values(
-        user_id=owner, key=key, created_at=utcnow(), **values
-    )
+    statement = upsert(db, RECORDS).values(user_id=owner, key=key, created_at=utcnow(), **values)
     statement = statement.on_conflict_do_update(
         index_elements=["user_id", "key"],
         set_={**values, "created_at": statement.excluded.created_at},

@@ -100,10 +100,15 @@ async def _insert(db: AsyncConnection, owner: str, data: TaskCreate) -> TaskRead
 
 
 async def get_task(db: AsyncConnection, *, owner: str, task_id: int) -> TaskRead:
-    row = (await db.execute(owned_tasks(owner).where(TASKS.c.id == task_id))).one_or_none()
-    if row is None:
+    task = await _find(db, owner, task_id)
+    if task is None:
         raise await _not_found(db, owner, task_id)
-    return TaskRead.model_validate(row)
+    return task
+
+
+async def _find(db: AsyncConnection, owner: str, task_id: int) -> TaskRead | None:
+    row = (await db.execute(owned_tasks(owner).where(TASKS.c.id == task_id))).one_or_none()
+    return None if row is None else TaskRead.model_validate(row)
 
 
 async def _not_found(db: AsyncConnection, owner: str, task_id: int) -> TaskNotFound:
@@ -186,10 +191,10 @@ async def delete_task(
 
 async def _why_unchanged(db: AsyncConnection, owner: str, task_id: int) -> AppError:
     """A conditional write matched nothing: the task is gone (404) or has moved on (412)."""
-    row = (await db.execute(owned_tasks(owner).where(TASKS.c.id == task_id))).one_or_none()
-    if row is None:
+    current = await _find(db, owner, task_id)
+    if current is None:
         return await _not_found(db, owner, task_id)
-    return VersionMismatch(TaskRead.model_validate(row))
+    return VersionMismatch(current)
 
 
 async def count_tasks(db: AsyncConnection, *, owner: str) -> TaskCounts:

@@ -1,8 +1,8 @@
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from todo_api.core.columns import utcnow
+from todo_api.core.db import upsert
 from todo_api.users.models import User
 
 USERS: Table = User.__table__  # type: ignore[attr-defined]
@@ -10,6 +10,5 @@ USERS: Table = User.__table__  # type: ignore[attr-defined]
 
 async def ensure_user(db: AsyncConnection, user_id: str) -> None:
     """Provision the user row on first write; a concurrent first write is not an error."""
-    dialect = postgresql if db.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(USERS).values(id=user_id, created_at=utcnow())
+    statement = upsert(db, USERS).values(id=user_id, created_at=utcnow())
     await db.execute(statement.on_conflict_do_nothing(index_elements=["id"]))
