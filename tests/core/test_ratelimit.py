@@ -1,5 +1,6 @@
 """Rate limits: per user, per address for failed authentication, shared through Redis."""
 
+import asyncio
 import socket
 import time
 import uuid
@@ -7,6 +8,7 @@ import uuid
 import pytest
 
 from tests.conftest import IN_CI, bearer, client_with
+from todo_api.core.ratelimit import SweepingMemoryStorage
 
 Headers = dict[str, str]
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -96,3 +98,21 @@ async def test_an_unreachable_redis_fails_open_without_delay(
 
     assert {r.status_code for r in responses} == {200}
     assert elapsed < 3
+
+
+async def test_expired_counters_are_swept_at_most_once_per_interval() -> None:
+    storage = SweepingMemoryStorage()
+    storage.sweep_seconds = 0.2
+    await storage.incr("first", expiry=0)
+    await asyncio.sleep(0.05)  # the sweep this hit started runs and finds "first" expired
+    assert "first" not in storage.expirations
+
+    for n in range(100):
+        await storage.incr(f"burst-{n}", expiry=0)
+    await asyncio.sleep(0.05)
+    assert len(storage.expirations) == 100, "hits within the interval start no sweep of all keys"
+
+    await asyncio.sleep(0.2)
+    await storage.incr("later", expiry=60)
+    await asyncio.sleep(0.05)
+    assert set(storage.expirations) == {"later"}, "the next interval's sweep frees expired keys"

@@ -25,6 +25,26 @@ logger = logging.getLogger("todo_api.ratelimit")
 FAIL_OPEN_SECONDS = 5.0
 
 
+class SweepingMemoryStorage(MemoryStorage):
+    """limits' in-process storage, sweeping out expired counters at most once a second.
+
+    Upstream starts a sweep over every key after every hit: work proportional to the number
+    of users on each request (6% of the CPU at 1000 users in the benchmark, and growing).
+    Counters are checked for expiry whenever they are read, so the sweep only returns memory,
+    and once a second is plenty for that.
+    """
+
+    sweep_seconds = 1.0
+    _next_sweep = 0.0
+
+    # The name upstream's hit paths call (its private `__schedule_expiry`, name-mangled).
+    async def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.sweep_seconds
+            await super()._MemoryStorage__schedule_expiry()  # type: ignore[misc]
+
+
 class RateLimited(AppError):
     status = 429
     detail = "Too many requests; retry after the number of seconds in Retry-After"
@@ -47,7 +67,7 @@ class Quota:
 
 class RateLimiter:
     def __init__(self, settings: Settings):
-        storage: Storage = MemoryStorage()
+        storage: Storage = SweepingMemoryStorage()
         if settings.redis_url:
             redis = storage_from_string(_async_uri(settings.redis_url), wrap_exceptions=True)
             assert isinstance(redis, Storage)  # an `async+` URI always gives an asyncio storage

@@ -45,12 +45,8 @@ _SORT_EXPRESSIONS: dict[str, ColumnElement[Any]] = {
 }
 
 
-def _owned(owner: str | BindParameter[str]) -> ColumnElement[bool]:
+def _owned(owner: BindParameter[str]) -> ColumnElement[bool]:
     return TASKS.c.user_id == owner
-
-
-def owned_tasks(owner: str, *columns: Any) -> Select[Any]:
-    return select(*(columns or TASKS.c)).where(_owned(owner))
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +102,13 @@ async def get_task(db: AsyncConnection, *, owner: str, task_id: int) -> TaskRead
     return task
 
 
+# Single-task statements are built once with bound parameters, as listings are: building a
+# SQLAlchemy statement (and its cache key) cost more CPU than running it.
+_FIND = select(*TASKS.c).where(_owned(bindparam("owner")), TASKS.c.id == bindparam("task_id"))
+
+
 async def _find(db: AsyncConnection, owner: str, task_id: int) -> TaskRead | None:
-    row = (await db.execute(owned_tasks(owner).where(TASKS.c.id == task_id))).one_or_none()
+    row = (await db.execute(_FIND, {"owner": owner, "task_id": task_id})).one_or_none()
     return None if row is None else TaskRead.model_validate(row)
 
 
@@ -149,17 +150,38 @@ async def set_completed(
 ) -> TaskRead:
     # A toggle is one UPDATE that reads and flips the value inside the database, so
     # concurrent toggles serialise on the row lock instead of racing on a stale read.
-    value = not_(TASKS.c.completed) if completed is None else completed
-    return await _change(db, owner, task_id, {"completed": value}, if_match)
+    values: dict[str, Any] = {} if completed is None else {"completed": completed}
+    return await _change(db, owner, task_id, values, if_match, toggle=completed is None)
 
 
-def _matching(owner: str, task_id: int, if_match: EntityTags | None) -> list[ColumnElement[bool]]:
+def _matching(conditional: bool) -> list[ColumnElement[bool]]:
     # The version check is part of the write's own WHERE clause: of two writers holding the
     # same version, the row lock lets one through and the other finds the version moved on.
-    conditions = [_owned(owner), TASKS.c.id == task_id]
-    if if_match is not None and not if_match.any:
-        conditions.append(TASKS.c.version.in_(if_match.strong))
+    conditions = [_owned(bindparam("owner")), TASKS.c.id == bindparam("task_id")]
+    if conditional:
+        conditions.append(TASKS.c.version.in_(bindparam("versions", expanding=True)))
     return conditions
+
+
+def _match_params(owner: str, task_id: int, if_match: EntityTags | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"owner": owner, "task_id": task_id}
+    if if_match is not None and not if_match.any:
+        params["versions"] = sorted(if_match.strong)
+    return params
+
+
+@lru_cache(maxsize=128)
+def _update_statement(fields: tuple[str, ...], toggle: bool, conditional: bool) -> Any:
+    """One UPDATE per set of changed fields; a toggle flips `completed` in the database."""
+    values: dict[str, Any] = {name: bindparam(f"new_{name}") for name in fields}
+    if toggle:
+        values["completed"] = not_(TASKS.c.completed)
+    return (
+        update(TASKS)
+        .where(*_matching(conditional))
+        .values(**values, updated_at=bindparam("now"), version=TASKS.c.version + 1)
+        .returning(*TASKS.c)
+    )
 
 
 async def _change(
@@ -168,24 +190,29 @@ async def _change(
     task_id: int,
     values: dict[str, Any],
     if_match: EntityTags | None,
+    *,
+    toggle: bool = False,
 ) -> TaskRead:
-    statement = (
-        update(TASKS)
-        .where(*_matching(owner, task_id, if_match))
-        .values(**values, updated_at=utcnow(), version=TASKS.c.version + 1)
-        .returning(*TASKS.c)
-    )
-    row = (await db.execute(statement)).one_or_none()
+    params = _match_params(owner, task_id, if_match)
+    statement = _update_statement(tuple(sorted(values)), toggle, "versions" in params)
+    params |= {f"new_{name}": value for name, value in values.items()}
+    row = (await db.execute(statement, params | {"now": utcnow()})).one_or_none()
     if row is None:
         raise await _why_unchanged(db, owner, task_id)
     return TaskRead.model_validate(row)
 
 
+_DELETE = {
+    conditional: delete(TASKS).where(*_matching(conditional)).returning(TASKS.c.id)
+    for conditional in (False, True)
+}
+
+
 async def delete_task(
     db: AsyncConnection, *, owner: str, task_id: int, if_match: EntityTags | None = None
 ) -> None:
-    statement = delete(TASKS).where(*_matching(owner, task_id, if_match)).returning(TASKS.c.id)
-    if (await db.execute(statement)).one_or_none() is None:
+    params = _match_params(owner, task_id, if_match)
+    if (await db.execute(_DELETE["versions" in params], params)).one_or_none() is None:
         raise await _why_unchanged(db, owner, task_id)
 
 
@@ -197,10 +224,13 @@ async def _why_unchanged(db: AsyncConnection, owner: str, task_id: int) -> AppEr
     return VersionMismatch(current)
 
 
+_COUNTS = select(func.count(), func.count().filter(TASKS.c.completed)).where(
+    _owned(bindparam("owner"))
+)
+
+
 async def count_tasks(db: AsyncConnection, *, owner: str) -> TaskCounts:
-    total, done = (
-        await db.execute(owned_tasks(owner, func.count(), func.count().filter(TASKS.c.completed)))
-    ).one()
+    total, done = (await db.execute(_COUNTS, {"owner": owner})).one()
     return TaskCounts(total=total, completed=done, pending=total - done)
 
 
