@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from todo_api import __version__
 from todo_api.core.auth import TokenVerifier, require_path_user
 from todo_api.core.config import Settings, get_settings
-from todo_api.core.db import create_engine
+from todo_api.core.db import ConnectionSlots, create_engine
 from todo_api.core.errors import install_error_handlers, problem_responses
 from todo_api.core.http import MAX_BODY_BYTES, GuardMiddleware
 from todo_api.core.lifecycle import Lifecycle
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.connection_slots = ConnectionSlots(settings)
     app.state.verifier = TokenVerifier(settings, http_client)
     app.state.rate_limiter = RateLimiter(settings) if settings.rate_limit_enabled else None
     app.state.http_client = http_client

@@ -1,5 +1,6 @@
 """Database URLs as people paste them, and what clients see when the database is gone."""
 
+import asyncio
 import time
 
 import httpx
@@ -7,7 +8,7 @@ import pytest
 from sqlalchemy import exc
 
 from tests.conftest import bearer, client_for, client_with, make_settings, running
-from todo_api.core.db import engine_arguments, is_unavailable
+from todo_api.core.db import ConnectionSlots, engine_arguments, is_unavailable
 
 
 def arguments(url: str, **overrides: object) -> tuple[str, dict[str, object]]:
@@ -121,3 +122,42 @@ async def test_a_database_error_that_is_a_bug_is_a_bare_500(database_url: str) -
     assert response.json()["detail"] == "Internal server error"
     assert "does not exist" not in response.text
     assert "SELECT" not in response.text
+
+
+async def test_requests_waiting_for_a_connection_are_served_in_arrival_order() -> None:
+    # The pool alone would hand a just-returned connection to whoever asks first, so a
+    # request arriving at that moment would overtake one that had been waiting.
+    slots = ConnectionSlots(
+        make_settings("sqlite://", database_pool_size=1, database_max_overflow=0)
+    )
+    served: list[str] = []
+
+    async def request(name: str) -> None:
+        async with slots:
+            served.append(name)
+
+    await slots.__aenter__()  # a request holds the only connection
+    waiting = asyncio.create_task(request("waiting"))
+    await asyncio.sleep(0)
+    await slots.__aexit__()  # it returns the connection just as another request arrives
+    newcomer = asyncio.create_task(request("newcomer"))
+    await asyncio.gather(waiting, newcomer)
+
+    assert served == ["waiting", "newcomer"]
+
+
+async def test_no_free_connection_within_the_pool_timeout_is_a_503(database_url: str) -> None:
+    settings = make_settings(
+        database_url, database_pool_size=1, database_max_overflow=0, database_pool_timeout=0.2
+    )
+    async with running(settings) as app, client_for(app) as client:
+        async with app.state.connection_slots:  # every connection is taken
+            started = time.monotonic()
+            response = await client.get("/api/tasks", headers=bearer("alice"))
+            waited = time.monotonic() - started
+        afterwards = await client.get("/api/tasks", headers=bearer("alice"))
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"].isdigit()
+    assert 0.2 <= waited < 2
+    assert afterwards.status_code == 200

@@ -55,7 +55,14 @@ def _unique_statement_name() -> str:
 def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
     url, connect_args = engine_arguments(settings)
     if url.get_backend_name() == "sqlite":
-        engine = create_async_engine(url, connect_args=connect_args, isolation_level="AUTOCOMMIT")
+        engine = create_async_engine(
+            url,
+            connect_args=connect_args,
+            isolation_level="AUTOCOMMIT",
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            pool_timeout=settings.database_pool_timeout,
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     if not pooled:
@@ -75,6 +82,40 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
     if not settings.database_pre_ping:
         event.listen(engine.sync_engine.pool, "checkout", _discard_if_closed)
     return engine
+
+
+class ConnectionSlots:
+    """First come, first served admission to the connection pool.
+
+    SQLAlchemy's pool (asyncpg's too) lets a request that arrives just as a connection is
+    returned take it ahead of the request that was woken for it, which goes back to the end of
+    the line (sqlalchemy#7679). Under load a few requests then wait out the pool timeout while
+    others barge past: in the benchmark, p95 at 12x the median and thousands of 503s. Since
+    Python 3.11 an asyncio.Semaphore queues its waiters in order and lets no newcomer pass
+    them; holding one slot per pooled connection, it does the waiting, and the pool never does.
+    """
+
+    def __init__(self, settings: Settings):
+        self._slots = asyncio.Semaphore(
+            settings.database_pool_size + settings.database_max_overflow
+        )
+        self._timeout = settings.database_pool_timeout
+
+    async def __aenter__(self) -> None:
+        if not self._slots.locked():  # the common case needs no timer
+            await self._slots.acquire()
+            return
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._slots.acquire()
+        except TimeoutError:
+            # The pool's own error for the same condition, so it is answered the same way.
+            raise exc.TimeoutError(
+                f"no database connection became free within {self._timeout:g} s"
+            ) from None
+
+    async def __aexit__(self, *_: object) -> None:
+        self._slots.release()
 
 
 def _discard_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
@@ -123,7 +164,7 @@ async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     a statement is atomic either way.
     """
     engine: AsyncEngine = request.app.state.engine
-    async with engine.connect() as connection:
+    async with request.app.state.connection_slots, engine.connect() as connection:
         yield connection
 
 
@@ -131,7 +172,7 @@ async def get_transaction(request: Request) -> AsyncIterator[AsyncConnection]:
     """For routes that write with several statements: one transaction, committed when the
     route returns and rolled back if it raises. Services never commit."""
     engine: AsyncEngine = request.app.state.engine
-    async with engine.connect() as autocommit:
+    async with request.app.state.connection_slots, engine.connect() as autocommit:
         level = _TRANSACTIONAL[engine.dialect.name]
         connection = await autocommit.execution_options(isolation_level=level)
         async with connection.begin():
