@@ -84,15 +84,15 @@ async def create_task(
     return Created(task, replayed=False)
 
 
+_INSERT = insert(TASKS).returning(*TASKS.c)
+
+
 async def _insert(db: AsyncConnection, owner: str, data: TaskCreate) -> TaskRead:
     await ensure_user(db, owner)
     now = utcnow()
-    statement = (
-        insert(TASKS)
-        .values(**data.model_dump(), user_id=owner, created_at=now, updated_at=now, version=1)
-        .returning(*TASKS.c)
-    )
-    return TaskRead.model_validate((await db.execute(statement)).one())
+    values = {"user_id": owner, "created_at": now, "updated_at": now, "version": 1}
+    row = (await db.execute(_INSERT, data.model_dump() | values)).one()
+    return TaskRead.model_validate(row)
 
 
 async def get_task(db: AsyncConnection, *, owner: str, task_id: int) -> TaskRead:
@@ -326,5 +326,6 @@ async def list_tasks(
             cursor_key, owner=owner, sort=sort, value=last.sort_key, task_id=last.id
         )
         next_offset = (query.offset or 0) + query.limit if query.offset is not None else None
-    tasks = _TASK_LIST.validate_python(rows, from_attributes=True)
+    # From dicts: pydantic reads them faster than it reads attributes off rows.
+    tasks = _TASK_LIST.validate_python([row._asdict() for row in rows])
     return Page(tasks, total, next_cursor, next_offset)

@@ -1,4 +1,4 @@
-from sqlalchemy import Table
+from sqlalchemy import Executable, Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from todo_api.core.columns import utcnow
@@ -6,9 +6,17 @@ from todo_api.core.db import upsert
 from todo_api.users.models import User
 
 USERS: Table = User.__table__  # type: ignore[attr-defined]
+_PROVISION: dict[str, Executable] = {}
 
 
 async def ensure_user(db: AsyncConnection, user_id: str) -> None:
     """Provision the user row on first write; a concurrent first write is not an error."""
-    statement = upsert(db, USERS).values(id=user_id, created_at=utcnow())
-    await db.execute(statement.on_conflict_do_nothing(index_elements=["id"]))
+    await db.execute(_provision(db), {"id": user_id, "created_at": utcnow()})
+
+
+def _provision(db: AsyncConnection) -> Executable:
+    # Built once per dialect, like the task statements: building costs more than running.
+    dialect = db.dialect.name
+    if dialect not in _PROVISION:
+        _PROVISION[dialect] = upsert(db, USERS).on_conflict_do_nothing(index_elements=["id"])
+    return _PROVISION[dialect]
