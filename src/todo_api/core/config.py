@@ -7,7 +7,6 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import Depends, Request
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -160,11 +159,3 @@ def get_settings() -> Settings:
             "BETTER_AUTH_SECRET is shorter than %d bytes; production refuses it", MIN_SECRET_BYTES
         )
     return settings
-
-
-async def _app_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-SettingsDep = Annotated[Settings, Depends(_app_settings)]
