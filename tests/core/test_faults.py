@@ -50,12 +50,36 @@ async def test_backends_killed_between_requests_are_invisible_to_clients(
         admin_engine = create_engine(make_settings(cluster.url), pooled=False)
         try:
             async with admin_engine.connect() as admin:
-                killed = await admin.scalar(
-                    text(
-                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                pids = list(
+                    await admin.scalars(
+                        text(
+                            "SELECT pid FROM pg_stat_activity"
+                            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                        )
                     )
                 )
+                killed = await admin.scalar(
+                    text(
+                        "SELECT count(*) FROM unnest(CAST(:pids AS int[])) AS pid"
+                        " WHERE pg_terminate_backend(pid)"
+                    ),
+                    {"pids": pids},
+                )
+                # pg_terminate_backend only signals: "between requests" means once the
+                # backends are gone, not in the instant their sockets are still closing.
+                for _ in range(100):
+                    await admin.commit()  # pg_stat_activity is a snapshot per transaction
+                    alive = await admin.scalar(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity"
+                            " WHERE pid = ANY(CAST(:pids AS int[]))"
+                        ),
+                        {"pids": pids},
+                    )
+                    if not alive:
+                        break
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(0.1)  # for the client to read the closed sockets
         finally:
             await admin_engine.dispose()
         # The pool still holds connections whose backends are gone; pre-ping replaces them.
