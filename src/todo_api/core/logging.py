@@ -25,12 +25,6 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(level: str) -> None:
     """Our loggers write JSON lines to stderr at the configured level."""
-    # Every request logs a line. Our lines carry none of the caller's file and line, thread or
-    # process names, so the logging HOWTO's "Optimization" switches skip collecting them.
-    logging._srcfile = None
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
     logger = logging.getLogger("todo_api")
     logger.setLevel(level.upper())
     if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
