@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     engine = create_engine(settings)
+    slots = ConnectionSlots(settings)
     http_client = httpx.AsyncClient()
 
     lifecycle = Lifecycle()
@@ -43,7 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         restore_sigterm = lifecycle.drain_on_sigterm(settings.shutdown_drain_seconds)
         pruning = asyncio.create_task(
-            prune_forever(engine, every=settings.idempotency_prune_seconds)
+            prune_forever(engine, slots, every=settings.idempotency_prune_seconds)
         )
         yield
         pruning.cancel()
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.connection_slots = ConnectionSlots(settings)
+    app.state.connection_slots = slots
     app.state.verifier = TokenVerifier(settings, http_client)
     app.state.rate_limiter = RateLimiter(settings) if settings.rate_limit_enabled else None
     app.state.http_client = http_client

@@ -161,3 +161,12 @@ async def test_no_free_connection_within_the_pool_timeout_is_a_503(database_url:
     assert response.headers["Retry-After"].isdigit()
     assert 0.2 <= waited < 2
     assert afterwards.status_code == 200
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+async def test_an_in_memory_sqlite_database_serves(url: str) -> None:
+    # One shared connection (StaticPool): pool sizes must not be passed to it.
+    async with running(make_settings(url), clean=False) as app, client_for(app) as client:
+        response = await client.get("/health")
+
+    assert response.status_code == 200

@@ -55,13 +55,20 @@ def _unique_statement_name() -> str:
 def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
     url, connect_args = engine_arguments(settings)
     if url.get_backend_name() == "sqlite":
+        # A file gets a pool sized like PostgreSQL's, so ConnectionSlots matches it; an
+        # in-memory database is one shared connection (StaticPool), which takes no sizes.
+        in_memory = url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+        pool: dict[str, Any] = (
+            {}
+            if in_memory
+            else {
+                "pool_size": settings.database_pool_size,
+                "max_overflow": settings.database_max_overflow,
+                "pool_timeout": settings.database_pool_timeout,
+            }
+        )
         engine = create_async_engine(
-            url,
-            connect_args=connect_args,
-            isolation_level="AUTOCOMMIT",
-            pool_size=settings.database_pool_size,
-            max_overflow=settings.database_max_overflow,
-            pool_timeout=settings.database_pool_timeout,
+            url, connect_args=connect_args, isolation_level="AUTOCOMMIT", **pool
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
@@ -87,12 +94,15 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
 class ConnectionSlots:
     """First come, first served admission to the connection pool.
 
-    SQLAlchemy's pool (asyncpg's too) lets a request that arrives just as a connection is
-    returned take it ahead of the request that was woken for it, which goes back to the end of
-    the line (sqlalchemy#7679). Under load a few requests then wait out the pool timeout while
-    others barge past: in the benchmark, p95 at 12x the median and thousands of 503s. Since
-    Python 3.11 an asyncio.Semaphore queues its waiters in order and lets no newcomer pass
-    them; holding one slot per pooled connection, it does the waiting, and the pool never does.
+    SQLAlchemy's pool lets a request that arrives just as a connection is returned take it
+    ahead of the request that was woken for it, which goes back to the end of the line
+    (sqlalchemy#7679; asyncpg's own pool has the same flaw, asyncpg#1247). Under load a few
+    requests then wait out the pool timeout while others barge past: in the benchmark, p95 at
+    12x the median and thousands of 503s. Since Python 3.11 an asyncio.Semaphore queues its
+    waiters in order and lets no newcomer pass them. Requests and the background pruning take
+    a slot before a connection, one slot per pooled connection, so they wait here, in order.
+    Only /ready goes straight to the pool, so that a saturated worker still answers its probe
+    (within its own timeout); a request may then briefly wait in the pool behind it.
     """
 
     def __init__(self, settings: Settings):

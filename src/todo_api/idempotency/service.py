@@ -10,7 +10,7 @@ from sqlalchemy import Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from todo_api.core.columns import utcnow
-from todo_api.core.db import upsert
+from todo_api.core.db import ConnectionSlots, upsert
 from todo_api.core.errors import AppError
 from todo_api.idempotency.models import IdempotencyRecord
 
@@ -93,12 +93,12 @@ async def prune_expired(db: AsyncConnection) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def prune_forever(engine: AsyncEngine, every: float) -> None:
+async def prune_forever(engine: AsyncEngine, slots: ConnectionSlots, every: float) -> None:
     """Background loop for the app's lifetime; a database outage only delays the next prune."""
     while True:
         await asyncio.sleep(every)
         try:
-            async with engine.begin() as db:
+            async with slots, engine.begin() as db:
                 removed = await prune_expired(db)
             if removed:
                 logger.info("pruned %d expired idempotency keys", removed)

@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from todo_api.core.columns import utcnow
 from todo_api.core.conditional import EntityTags
@@ -171,7 +172,9 @@ def _match_params(owner: str, task_id: int, if_match: EntityTags | None) -> dict
 
 
 @lru_cache(maxsize=128)
-def _update_statement(fields: tuple[str, ...], toggle: bool, conditional: bool) -> Any:
+def _update_statement(
+    fields: tuple[str, ...], toggle: bool, conditional: bool
+) -> ReturningUpdate[Any]:
     """One UPDATE per set of changed fields; a toggle flips `completed` in the database."""
     values: dict[str, Any] = {name: bindparam(f"new_{name}") for name in fields}
     if toggle:
