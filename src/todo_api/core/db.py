@@ -144,9 +144,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def upsert(db: AsyncConnection, table: Table) -> postgresql.Insert | sqlite.Insert:
-    """INSERT with ON CONFLICT support, for whichever database `db` is."""
-    if db.dialect.name == "postgresql":
+def upsert(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """INSERT with ON CONFLICT support, for the named dialect (`connection.dialect.name`)."""
+    if dialect == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
 

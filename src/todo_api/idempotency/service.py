@@ -80,7 +80,9 @@ async def remember(
 ) -> None:
     """Store the response in the request's own transaction (an expired record is replaced)."""
     values = {"fingerprint": print_, "status_code": status_code, "response": body}
-    statement = upsert(db, RECORDS).values(user_id=owner, key=key, created_at=utcnow(), **values)
+    statement = upsert(db.dialect.name, RECORDS).values(
+        user_id=owner, key=key, created_at=utcnow(), **values
+    )
     statement = statement.on_conflict_do_update(
         index_elements=["user_id", "key"],
         set_={**values, "created_at": statement.excluded.created_at},
