@@ -34,14 +34,25 @@ async def test_body_over_64_kib_is_413_problem_json(
     assert await rows("SELECT * FROM tasks") == []
 
 
-async def test_chunked_body_over_64_kib_is_413(client: httpx.AsyncClient, alice: Headers) -> None:
+# Every route that reads a body, under both prefixes: the limit is set route by route.
+BODY_ROUTES = [
+    (method, prefix + suffix)
+    for prefix in ("/api/tasks", "/api/alice/tasks")
+    for method, suffix in [("POST", ""), ("PUT", "/1"), ("PATCH", "/1"), ("PATCH", "/1/complete")]
+]
+
+
+@pytest.mark.parametrize(("method", "path"), BODY_ROUTES)
+async def test_chunked_body_over_64_kib_is_413(
+    client: httpx.AsyncClient, alice: Headers, method: str, path: str
+) -> None:
     async def chunks() -> AsyncIterator[bytes]:
         body = padded_body(LIMIT + 4096)
         for start in range(0, len(body), 8192):
             yield body[start : start + 8192]
 
-    response = await client.post(
-        "/api/tasks", content=chunks(), headers={**alice, "Content-Type": "application/json"}
+    response = await client.request(
+        method, path, content=chunks(), headers={**alice, "Content-Type": "application/json"}
     )
 
     assert "content-length" not in response.request.headers
