@@ -2,8 +2,9 @@
 
 Creates a throwaway PostgreSQL database (dropped at the end, also on Ctrl-C), seeds 1000 users
 with 20 tasks each, starts the API as users run it (`todo-api serve`, production settings) and
-the floor (bench/floor.py), drives both with wrk, API and floor alternating, and writes JSON,
-Markdown and a PNG chart to bench/results/. See bench/README-section.md.
+the floor (bench/floor.py), and with --stack the API's bare stack (bench/stack.py), drives them
+with wrk, alternating, and writes JSON, Markdown and a PNG chart to bench/results/. See the
+README's Performance section.
 """
 
 import argparse
@@ -28,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from . import database, pages, report, wrk
-from .report import API, FLOOR, Measurement
+from .report import API, FLOOR, STACK, Measurement
 from .servers import ROOT, CpuMeter, PostgresProcesses, Selector, Server
 from .workload import LOADS, MIX, Load, mint, new_secret, write_lua_data
 
@@ -77,8 +78,15 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument(
         "--duration", type=float, metavar="SECONDS", help="per load and server (default 30)"
     )
-    parser.add_argument("--rounds", type=int, help="API/floor rounds per load (default 3)")
-    parser.add_argument("--only", choices=[API, FLOOR], help="measure one server only")
+    parser.add_argument(
+        "--rounds", type=int, help="rounds per load, the servers alternating (default 3)"
+    )
+    parser.add_argument("--only", choices=[API, FLOOR, STACK], help="measure one server only")
+    parser.add_argument(
+        "--stack",
+        action="store_true",
+        help="also measure bench/stack.py: the API's stack with none of its features",
+    )
     parser.add_argument(
         "--loads",
         default=",".join(LOADS),
@@ -122,7 +130,7 @@ def parse_args(argv: list[str] | None) -> Options:
         quick=args.quick,
         duration_s=args.duration or (5.0 if args.quick else 30.0),
         rounds=args.rounds or (1 if args.quick else 3),
-        targets=(args.only,) if args.only else (API, FLOOR),
+        targets=(args.only,) if args.only else (API, STACK, FLOOR) if args.stack else (API, FLOOR),
         loads=tuple(name for name in LOADS if name in loads),
         workers=args.workers,
         pool_size=args.pool_size,
@@ -305,21 +313,26 @@ class Bench:
 
     def start_servers(self, workers: int) -> None:
         environment = self._environment()
+        api_pool = {
+            "DATABASE_POOL_SIZE": str(self.pool_size),
+            "DATABASE_MAX_OVERFLOW": str(self.max_overflow),
+            "DATABASE_POOL_TIMEOUT": str(POOL_TIMEOUT_S),
+        }
+        # The floor and the stack run from the checkout (`python -m bench.<name>`).
+        checkout = {
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+            )
+        }
         envs = {
-            API: {
-                **environment,
-                "DATABASE_POOL_SIZE": str(self.pool_size),
-                "DATABASE_MAX_OVERFLOW": str(self.max_overflow),
-                "DATABASE_POOL_TIMEOUT": str(POOL_TIMEOUT_S),
-            },
+            API: {**environment, **api_pool},
+            STACK: {**environment, **api_pool, **checkout},
             FLOOR: {
                 **environment,
+                **checkout,
                 "FLOOR_POOL_MIN": str(self.pool_size),
                 "FLOOR_POOL_MAX": str(self.pool_size + self.max_overflow),
                 "FLOOR_POOL_TIMEOUT": str(POOL_TIMEOUT_S),
-                "PYTHONPATH": os.pathsep.join(
-                    p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
-                ),
             },
         }
         for target in self.options.targets:

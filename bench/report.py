@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 
 from .workload import LOADS
 
-API, FLOOR = "api", "floor"
+API, STACK, FLOOR = "api", "stack", "floor"
+SERVERS = (API, STACK, FLOOR)  # in the order rows and bars show them
 
 
 @dataclass(slots=True)
@@ -84,7 +85,7 @@ class Summary:
 
 @dataclass(slots=True)
 class Ratio:
-    """API / floor, per round (measured seconds apart), then the median over the rounds."""
+    """A server / the floor, per round (measured seconds apart), then the median over rounds."""
 
     load: str
     rps: float
@@ -137,7 +138,7 @@ def summarise(measurements: list[Measurement]) -> list[Summary]:
             )
         )
     order = list(LOADS)
-    summaries.sort(key=lambda s: (order.index(s.load), s.target != API))
+    summaries.sort(key=lambda s: (order.index(s.load), SERVERS.index(s.target)))
     return summaries
 
 
@@ -152,13 +153,14 @@ def _median_ratio(
     return statistics.median(values) if values else None
 
 
-def ratios(measurements: list[Measurement]) -> dict[str, Ratio]:
+def ratios(measurements: list[Measurement], server: str = API) -> dict[str, Ratio]:
+    """Per load, `server` (the API unless named) as a ratio to the floor."""
     pairs: dict[str, list[tuple[Measurement, Measurement]]] = {}
     by_key = {(m.load, m.target, m.round): m for m in measurements}
-    for (load, target, round_), api in by_key.items():
+    for (load, target, round_), measured in by_key.items():
         floor = by_key.get((load, FLOOR, round_))
-        if target == API and floor is not None:
-            pairs.setdefault(load, []).append((api, floor))
+        if target == server and floor is not None:
+            pairs.setdefault(load, []).append((measured, floor))
     result = {}
     for load, runs in pairs.items():
         result[load] = Ratio(
@@ -269,7 +271,8 @@ _COLUMNS = (
 
 LEGEND = (
     "W workers; medians over rounds; err = socket errors, tmo = timeouts; srv/PG CPU in cores;\n"
-    "RSS MB = largest worker at the end; x floor = API/floor per round (req/s, p95, p99), median"
+    "RSS MB = largest worker at the end; x floor = server/floor per round (req/s, p95, p99),\n"
+    "median; stack = bench/stack.py, the API's stack with none of its features (--stack)"
 )
 
 
@@ -277,11 +280,14 @@ def _number(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def table_rows(summaries: list[Summary], ratio: dict[str, Ratio]) -> list[list[str]]:
+Versus = dict[str, dict[str, Ratio]]  # server -> load -> its ratio to the floor
+
+
+def table_rows(summaries: list[Summary], versus: Versus) -> list[list[str]]:
     rows = []
     for s in summaries:
-        r = ratio.get(s.load) if s.target == API else None
-        versus = f"{r.rps:.2f}  {r.p95:.2f}  {r.p99:.2f}" if r else "-"
+        r = versus.get(s.target, {}).get(s.load)
+        ratio_text = f"{r.rps:.2f}  {r.p95:.2f}  {r.p99:.2f}" if r else "-"
         rows.append(
             [
                 s.load,
@@ -298,17 +304,17 @@ def table_rows(summaries: list[Summary], ratio: dict[str, Ratio]) -> list[list[s
                 _number(s.postgres_cores, 2),
                 _number(s.rss_mb_max, 0),
                 _number(s.requests_per_cpu_s, 0),
-                versus,
+                ratio_text,
             ]
         )
     return rows
 
 
-def text_table(summaries: list[Summary], ratio: dict[str, Ratio]) -> str:
+def text_table(summaries: list[Summary], versus: Versus) -> str:
     widths = [width for _, width in _COLUMNS]
     lines = [" ".join(name.rjust(w) for (name, _), w in zip(_COLUMNS, widths, strict=True))]
     lines.append(" ".join("-" * w for w in widths))
-    for row in table_rows(summaries, ratio):
+    for row in table_rows(summaries, versus):
         lines.append(" ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)))
     return "\n".join(lines)
 
@@ -319,7 +325,7 @@ def targets_text(found: list[Target]) -> str:
 
 
 def markdown(
-    meta: dict[str, Any], summaries: list[Summary], ratio: dict[str, Ratio], found: list[Target]
+    meta: dict[str, Any], summaries: list[Summary], versus: Versus, found: list[Target]
 ) -> str:
     header = [name for name, _ in _COLUMNS]
     lines = [f"# todo-api benchmark, {meta['started']}", ""]
@@ -331,7 +337,7 @@ def markdown(
         ]
     lines += [
         f"Commit `{meta['commit']}`, {meta['cpus']} CPUs, {meta['rounds']} round(s) of "
-        f"{meta['duration_s']:.0f} s per load, alternating API and floor. "
+        f"{meta['duration_s']:.0f} s per load, alternating the servers. "
         f"Medians over the rounds; errors summed. Pools per worker: API "
         f"DATABASE_POOL_SIZE={meta['pool']['api_pool_size']} + "
         f"DATABASE_MAX_OVERFLOW={meta['pool']['api_max_overflow']}, floor asyncpg "
@@ -340,7 +346,7 @@ def markdown(
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
     ]
-    lines += ["| " + " | ".join(row) + " |" for row in table_rows(summaries, ratio)]
+    lines += ["| " + " | ".join(row) + " |" for row in table_rows(summaries, versus)]
     lines += ["", "## Targets", "", "| verdict | target | measured |", "|---|---|---|"]
     lines += [f"| {t.verdict} | {t.name} | {t.measured} |" for t in found]
     lines += [
@@ -361,8 +367,11 @@ def markdown(
         "all the server's processes, and by this database's PostgreSQL backends plus "
         "PostgreSQL's shared background processes; from /proc utime+stime. `RSS MB`: the "
         "largest worker at the end of a run. `req/CPU-s`: requests per CPU second of the server.",
-        "- `x floor`: API / floor per round (the two measured seconds apart), median over the "
-        "rounds; the box is shared and noisy, so compare ratios, not absolute numbers.",
+        "- `x floor`: server / floor per round (the two measured seconds apart), median over "
+        "the rounds; the box is shared and noisy, so compare ratios, not absolute numbers.",
+        "- `stack` (with `--stack`): bench/stack.py, the benchmark's endpoints on the API's "
+        "stack and service code with none of the API's features; where the API sits between it "
+        "and the floor says what the features cost and what the stack costs.",
         "- Latencies are wrk's (corrected for coordinated omission in closed loops), measured "
         "from sending the request to the end of the response; think time is not included.",
     ]
@@ -377,11 +386,12 @@ def chart(path: Path, summaries: list[Summary], title: str) -> None:
 
     colors = {
         API: ("#9ecae1", "#4292c6", "#08519c"),
+        STACK: ("#c7e9c0", "#74c476", "#006d2c"),
         FLOOR: ("#fdd0a2", "#fd8d3c", "#a63603"),
     }
     by_key = {(s.load, s.target): s for s in summaries}
     loads = [name for name in LOADS if any(s.load == name for s in summaries)]
-    servers = [t for t in (API, FLOOR) if any(s.target == t for s in summaries)]
+    servers = [t for t in SERVERS if any(s.target == t for s in summaries)]
     figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
 
     wrk_loads = [name for name in loads if name != "pages"]
@@ -436,17 +446,22 @@ def write(
     summaries = summarise(measurements)
     ratio = ratios(measurements)
     found = targets(summaries, ratio, measurements)
+    versus = {server: ratios(measurements, server) for server in (API, STACK)}
     paths = [directory / f"{stem}.{ext}" for ext in ("json", "md", "png")]
     meta = {**meta, "chart": paths[2].name}
     document = {
         "meta": meta,
         "summary": [asdict(s) for s in summaries],
-        "ratios_to_floor": {load: asdict(r) for load, r in ratio.items()},
+        "ratios_to_floor": {
+            server: {load: asdict(r) for load, r in by_load.items()}
+            for server, by_load in versus.items()
+            if by_load
+        },
         "targets": [{**asdict(t), "verdict": t.verdict} for t in found],
         "measurements": [m.as_json() for m in measurements],
     }
     paths[0].write_text(json.dumps(document, indent=2) + "\n")
-    paths[1].write_text(markdown(meta, summaries, ratio, found))
+    paths[1].write_text(markdown(meta, summaries, versus, found))
     chart(
         paths[2],
         summaries,
@@ -454,7 +469,7 @@ def write(
     )
     text = "\n".join(
         [
-            text_table(summaries, ratio),
+            text_table(summaries, versus),
             LEGEND,
             "",
             "Targets (judged on the API's medians; errors summed over rounds):",

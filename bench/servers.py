@@ -192,7 +192,7 @@ class Server:
             # Exactly how users run it: the installed console script.
             self._command = [str(bin_dir / "todo-api"), "serve", *address]
         else:
-            self._command = [sys.executable, "-m", "bench.floor", *address]
+            self._command = [sys.executable, "-m", f"bench.{kind}", *address]
         self._process: subprocess.Popen[bytes] | None = None
 
     @property

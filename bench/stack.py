@@ -1,0 +1,136 @@
+"""The stack: what FastAPI, async SQLAlchemy and pydantic cost with none of the API's features.
+
+The benchmark's endpoints on the API's own stack and code paths: FastAPI routes with response
+models, a yield dependency for an SQLAlchemy Core connection from the API's engine, the API's
+service functions (the same prebuilt statements) and schemas, the token decoded on every request
+as the floor does it. Left out is everything the API adds around that work: rate limiting, the
+access log, middleware (request ids, hygiene headers, CORS, body limits), the verified-token
+cache, ETags, idempotency, problem+json errors and the fair pool gate. Where the API sits
+between this and the floor says what its features cost and what the stack costs.
+
+Run by the harness (`./dev bench --stack`) as `python -m bench.stack --port P --workers N`,
+configured like the API: DATABASE_URL, BETTER_AUTH_SECRET, DATABASE_POOL_* variables.
+"""
+
+import argparse
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import jwt
+import uvicorn
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from todo_api.core.config import get_settings
+from todo_api.core.db import create_engine
+from todo_api.tasks import service
+from todo_api.tasks.schemas import TaskCreate, TaskListQuery, TaskRead
+
+LEEWAY_SECONDS = 30
+
+
+async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    async with request.app.state.engine.connect() as db:
+        yield db
+
+
+async def transaction(request: Request) -> AsyncIterator[AsyncConnection]:
+    async with request.app.state.engine.connect() as autocommit:
+        db = await autocommit.execution_options(isolation_level="READ COMMITTED")
+        async with db.begin():
+            yield db
+
+
+async def user_id(request: Request, authorization: Annotated[str, Header()] = "") -> str:
+    try:
+        claims = jwt.decode(
+            authorization.removeprefix("Bearer "),
+            request.app.state.secret,
+            algorithms=["HS256"],
+            leeway=LEEWAY_SECONDS,
+            options={"require": ["exp"]},
+        )
+    except jwt.InvalidTokenError:
+        raise HTTPException(401) from None
+    return str(claims["sub"])
+
+
+Db = Annotated[AsyncConnection, Depends(connection)]
+Tx = Annotated[AsyncConnection, Depends(transaction)]
+User = Annotated[str, Depends(user_id)]
+router = APIRouter()
+
+
+@router.get("/health")
+@router.get("/ready")
+async def ready() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/api/tasks")
+async def list_tasks(
+    request: Request,
+    response: Response,
+    query: Annotated[TaskListQuery, Query()],
+    user: User,
+    db: Db,
+) -> list[TaskRead]:
+    cursor_key: bytes = request.app.state.cursor_key
+    page = await service.list_tasks(db, owner=user, query=query, cursor_key=cursor_key)
+    response.headers["X-Total-Count"] = str(page.total)
+    if page.next_cursor is not None:
+        url = request.url.include_query_params(cursor=page.next_cursor)
+        response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+    return page.tasks
+
+
+@router.post("/api/tasks", status_code=201)
+async def create_task(data: TaskCreate, user: User, db: Tx) -> TaskRead:
+    return (await service.create_task(db, owner=user, data=data)).task
+
+
+@router.get("/api/tasks/{task_id}")
+async def get_task(task_id: int, user: User, db: Db) -> TaskRead:
+    return await service.get_task(db, owner=user, task_id=task_id)
+
+
+@router.patch("/api/tasks/{task_id}/complete")
+async def complete_task(task_id: int, user: User, db: Db) -> TaskRead:
+    return await service.set_completed(db, owner=user, task_id=task_id, completed=None)
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    assert settings.better_auth_secret is not None, "BETTER_AUTH_SECRET is required"
+    app = FastAPI(telemetry={"tracing": False, "metrics": False, "logs": False})
+    app.state.engine = create_engine(settings)
+    app.state.secret = settings.better_auth_secret.get_secret_value()
+    app.state.cursor_key = settings.cursor_key
+    app.include_router(router)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.stack", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8002)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args(argv)
+    # The same server settings as `todo-api serve`, so the difference is the application.
+    uvicorn.run(
+        "bench.stack:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        server_header=False,
+        proxy_headers=True,
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()
