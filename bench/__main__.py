@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from . import database, pages, report, wrk
-from .report import API, FLOOR, STACK, Measurement
+from .report import API, FLOOR, SERVERS, STACK, Measurement
 from .servers import ROOT, CpuMeter, PostgresProcesses, Selector, Server
 from .workload import LOADS, MIX, Load, mint, new_secret, write_lua_data
 
@@ -81,7 +81,7 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument(
         "--rounds", type=int, help="rounds per load, the servers alternating (default 3)"
     )
-    parser.add_argument("--only", choices=[API, FLOOR, STACK], help="measure one server only")
+    parser.add_argument("--only", choices=SERVERS, help="measure one server only")
     parser.add_argument(
         "--stack",
         action="store_true",
@@ -581,7 +581,8 @@ def main(argv: list[str] | None = None) -> int:
         f"todo-api benchmark{' (quick smoke run)' if options.quick else ''}: "
         f"{' vs '.join(options.targets)}, {options.rounds} round(s) of "
         f"{options.duration_s:.0f} s per load\n"
-        f"  workers: {workers}; pools per worker: API {bench.pool_size}+{bench.max_overflow}, "
+        f"  workers: {workers}; pools per worker: API (and stack) "
+        f"{bench.pool_size}+{bench.max_overflow}, "
         f"floor {bench.pool_size}..{bench.pool_size + bench.max_overflow} "
         f"(PostgreSQL max_connections {limit}, {in_use} in use)\n"
         f"  estimated total: about {_clock(total)} (min:s)",

@@ -146,8 +146,8 @@ def _median_ratio(
     runs: list[tuple[Measurement, Measurement]], get: Callable[[Measurement], float | None]
 ) -> float | None:
     values = []
-    for api, floor in runs:
-        a, f = get(api), get(floor)
+    for server, floor in runs:
+        a, f = get(server), get(floor)
         if a is not None and f:
             values.append(a / f)
     return statistics.median(values) if values else None
@@ -338,7 +338,7 @@ def markdown(
     lines += [
         f"Commit `{meta['commit']}`, {meta['cpus']} CPUs, {meta['rounds']} round(s) of "
         f"{meta['duration_s']:.0f} s per load, alternating the servers. "
-        f"Medians over the rounds; errors summed. Pools per worker: API "
+        f"Medians over the rounds; errors summed. Pools per worker: API (and stack) "
         f"DATABASE_POOL_SIZE={meta['pool']['api_pool_size']} + "
         f"DATABASE_MAX_OVERFLOW={meta['pool']['api_max_overflow']}, floor asyncpg "
         f"min {meta['pool']['floor_min']} / max {meta['pool']['floor_max']}.",
@@ -391,7 +391,7 @@ def chart(path: Path, summaries: list[Summary], title: str) -> None:
     }
     by_key = {(s.load, s.target): s for s in summaries}
     loads = [name for name in LOADS if any(s.load == name for s in summaries)]
-    servers = [t for t in SERVERS if any(s.target == t for s in summaries)]
+    servers = _servers(summaries)
     figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
 
     wrk_loads = [name for name in loads if name != "pages"]
@@ -429,6 +429,10 @@ def chart(path: Path, summaries: list[Summary], title: str) -> None:
     plt.close(figure)
 
 
+def _servers(summaries: list[Summary]) -> list[str]:
+    return [t for t in SERVERS if any(s.target == t for s in summaries)]
+
+
 def _label(load: str, by_key: dict[tuple[str, str], Summary]) -> str:
     workers = next((s.workers for (name, _), s in by_key.items() if name == load), 0)
     title = textwrap.fill(LOADS[load].title, 20)
@@ -444,9 +448,8 @@ def write(
     """Write JSON, Markdown and PNG; return the console text and the files written."""
     directory.mkdir(parents=True, exist_ok=True)
     summaries = summarise(measurements)
-    ratio = ratios(measurements)
-    found = targets(summaries, ratio, measurements)
-    versus = {server: ratios(measurements, server) for server in (API, STACK)}
+    versus = {server: ratios(measurements, server) for server in SERVERS if server != FLOOR}
+    found = targets(summaries, versus[API], measurements)
     paths = [directory / f"{stem}.{ext}" for ext in ("json", "md", "png")]
     meta = {**meta, "chart": paths[2].name}
     document = {
@@ -465,7 +468,8 @@ def write(
     chart(
         paths[2],
         summaries,
-        f"todo-api vs floor, {meta['started']}" + (" (quick)" if meta["quick"] else ""),
+        f"{' vs '.join(_servers(summaries))}, {meta['started']}"
+        + (" (quick)" if meta["quick"] else ""),
     )
     text = "\n".join(
         [

@@ -2,10 +2,10 @@
 
 The benchmark's endpoints on the API's own stack and code paths: FastAPI routes with response
 models, a yield dependency for an SQLAlchemy Core connection from the API's engine, the API's
-service functions (the same prebuilt statements) and schemas, the token decoded on every request
-as the floor does it. Left out is everything the API adds around that work: rate limiting, the
-access log, middleware (request ids, hygiene headers, CORS, body limits), the verified-token
-cache, ETags, idempotency, problem+json errors and the fair pool gate. Where the API sits
+service functions (the same prebuilt statements) and schemas, the token checked by the API's own
+verifier (and its cache). Left out is everything the API adds around that work: rate limiting,
+the access log, middleware (request ids, hygiene headers, CORS), body limits, ETags, problem+json
+errors and the fair pool gate; a pool timeout is an unhandled 500 here. Where the API sits
 between this and the floor says what its features cost and what the stack costs.
 
 Run by the harness (`./dev bench --stack`) as `python -m bench.stack --port P --workers N`,
@@ -16,17 +16,16 @@ import argparse
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-import jwt
+import httpx
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from todo_api.core.auth import InvalidToken, TokenVerifier
 from todo_api.core.config import get_settings
 from todo_api.core.db import create_engine
 from todo_api.tasks import service
 from todo_api.tasks.schemas import TaskCreate, TaskListQuery, TaskRead
-
-LEEWAY_SECONDS = 30
 
 
 async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
@@ -42,21 +41,17 @@ async def transaction(request: Request) -> AsyncIterator[AsyncConnection]:
 
 
 async def user_id(request: Request, authorization: Annotated[str, Header()] = "") -> str:
+    verifier: TokenVerifier = request.app.state.verifier
     try:
-        claims = jwt.decode(
-            authorization.removeprefix("Bearer "),
-            request.app.state.secret,
-            algorithms=["HS256"],
-            leeway=LEEWAY_SECONDS,
-            options={"require": ["exp"]},
-        )
-    except jwt.InvalidTokenError:
+        principal = await verifier.verify(authorization.removeprefix("Bearer "))
+    except InvalidToken:
         raise HTTPException(401) from None
-    return str(claims["sub"])
+    return principal.user_id
 
 
-Db = Annotated[AsyncConnection, Depends(connection)]
-Tx = Annotated[AsyncConnection, Depends(transaction)]
+# Function scope, as in the API: the connection goes back to the pool before the response is sent.
+Db = Annotated[AsyncConnection, Depends(connection, scope="function")]
+Tx = Annotated[AsyncConnection, Depends(transaction, scope="function")]
 User = Annotated[str, Depends(user_id)]
 router = APIRouter()
 
@@ -101,10 +96,9 @@ async def complete_task(task_id: int, user: User, db: Db) -> TaskRead:
 
 def create_app() -> FastAPI:
     settings = get_settings()
-    assert settings.better_auth_secret is not None, "BETTER_AUTH_SECRET is required"
     app = FastAPI(telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.engine = create_engine(settings)
-    app.state.secret = settings.better_auth_secret.get_secret_value()
+    app.state.verifier = TokenVerifier(settings, httpx.AsyncClient())
     app.state.cursor_key = settings.cursor_key
     app.include_router(router)
     return app

@@ -47,7 +47,7 @@ class GuardMiddleware:
     """The edge of the application, for every HTTP request.
 
     Before routing: a request id, and refusals that need no route (headers over their caps,
-    a declared body over 64 KiB; Starlette's per-router limit still counts chunked bodies).
+    a declared body over 64 KiB; the routes that read a body also count chunked ones).
     After: hygiene headers on every response, one access-log line, and a problem+json 500
     for anything unhandled. It sits inside the CORS middleware, so even a 500 carries CORS.
     """
