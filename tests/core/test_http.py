@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from tests.conftest import Rows
 
@@ -40,6 +41,19 @@ BODY_ROUTES = [
     for prefix in ("/api/tasks", "/api/alice/tasks")
     for method, suffix in [("POST", ""), ("PUT", "/1"), ("PATCH", "/1"), ("PATCH", "/1/complete")]
 ]
+
+
+async def test_every_route_that_takes_a_body_is_checked_for_its_limit(app: FastAPI) -> None:
+    # The limit is set route by route, so a new body route without it would read any size.
+    examples = {"{task_id}": "1", "{user_id}": "alice"}
+    taking_a_body = set()
+    for template, operations in app.openapi()["paths"].items():
+        path = template
+        for name, value in examples.items():
+            path = path.replace(name, value)
+        taking_a_body |= {(m.upper(), path) for m, op in operations.items() if "requestBody" in op}
+
+    assert taking_a_body == set(BODY_ROUTES)
 
 
 @pytest.mark.parametrize(("method", "path"), BODY_ROUTES)
