@@ -99,13 +99,13 @@ def parse_args(argv: list[str] | None) -> Options:
         help=f"worker processes for every load but c100 (default: CPU count, {cpus})",
     )
     parser.add_argument(
-        "--pool-size", type=int, default=10, help="DATABASE_POOL_SIZE per API worker (default 10)"
+        "--pool-size", type=int, default=15, help="DATABASE_POOL_SIZE per API worker (default 15)"
     )
     parser.add_argument(
         "--max-overflow",
         type=int,
-        default=5,
-        help="DATABASE_MAX_OVERFLOW per API worker (default 5); the floor's pool is the same",
+        default=0,
+        help="DATABASE_MAX_OVERFLOW per API worker (default 0); the floor's pool is the same",
     )
     parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1)")
     parser.add_argument(
@@ -217,7 +217,9 @@ class Bench:
                     f"{servers_at_once} worker processes need at least 2 each (plus "
                     f"{CONNECTION_RESERVE} left for others)."
                 )
-            self.pool_size = max(1, per_worker * 2 // 3)
+            # Shrunk in proportion, so the share of overflow connections stays the same.
+            total = self.pool_size + self.max_overflow
+            self.pool_size = max(1, per_worker * self.pool_size // total)
             self.max_overflow = per_worker - self.pool_size
             print(
                 f"Pools shrunk to {self.pool_size}+{self.max_overflow} per worker to fit "

@@ -127,7 +127,7 @@ class Floor:
                 self.acquire_timeout = float(os.environ.get("FLOOR_POOL_TIMEOUT", "3"))
                 self.pool = await asyncpg.create_pool(
                     _asyncpg_dsn(os.environ["DATABASE_URL"]),
-                    min_size=int(os.environ.get("FLOOR_POOL_MIN", "10")),
+                    min_size=int(os.environ.get("FLOOR_POOL_MIN", "15")),
                     max_size=int(os.environ.get("FLOOR_POOL_MAX", "15")),
                 )
                 await send({"type": "lifespan.startup.complete"})

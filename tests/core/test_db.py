@@ -5,7 +5,8 @@ import time
 
 import httpx
 import pytest
-from sqlalchemy import exc
+from fastapi import FastAPI
+from sqlalchemy import event, exc
 
 from tests.conftest import bearer, client_for, client_with, make_settings, running
 from todo_api.core.db import ConnectionSlots, engine_arguments, is_unavailable
@@ -170,3 +171,21 @@ async def test_an_in_memory_sqlite_database_serves(url: str) -> None:
         response = await client.get("/health")
 
     assert response.status_code == 200
+
+
+async def test_steady_load_reuses_pooled_connections_instead_of_opening_new_ones(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    # An overflow connection is closed when it is returned, so a load that keeps more than the
+    # pool size busy would open a connection (a TLS handshake, a server process) again and again.
+    opened: list[object] = []
+    event.listen(app.state.engine.sync_engine, "connect", lambda *_: opened.append(1))
+    settings = app.state.settings
+
+    for _ in range(5):
+        responses = await asyncio.gather(
+            *(client.get("/api/tasks", headers=bearer(f"user-{n}")) for n in range(40))
+        )
+        assert {r.status_code for r in responses} == {200}
+
+    assert len(opened) <= settings.database_pool_size + settings.database_max_overflow
