@@ -3,9 +3,12 @@
 import json
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import SECRET, bearer, client_with, make_token
 from tests.tasks.test_routes import create
@@ -51,6 +54,21 @@ async def test_one_json_access_line_per_request_with_template_user_and_request_i
     assert line["request_id"] == "req-42"
     assert isinstance(line["duration_ms"], float)
     assert response.headers["X-Request-ID"] == "req-42"
+
+
+# One formatter for every example: it keeps the text of the current second between lines.
+_FORMATTER = JsonFormatter()
+
+
+@given(st.floats(min_value=0, max_value=4_102_444_800))  # 1970 to 2100
+def test_each_line_carries_its_instant_in_utc_to_the_millisecond(created: float) -> None:
+    record = logging.makeLogRecord({"name": "todo_api.access", "msg": "GET / 200"})
+    record.created = created
+
+    line = json.loads(_FORMATTER.format(record))
+
+    expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    assert line["time"] == expected
 
 
 async def test_unmatched_paths_are_not_logged_verbatim(

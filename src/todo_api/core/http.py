@@ -1,12 +1,12 @@
 """HTTP-level guards: body size before reading, JSON-only bodies, response hygiene headers."""
 
 import logging
+import random
 import time
-import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -60,7 +60,7 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = _request_id(scope)
+        request_id, refusal = _read_headers(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         status: int | None = None
 
@@ -76,7 +76,6 @@ class GuardMiddleware:
             await send(message)
 
         try:
-            refusal = _refusal(scope)
             if refusal is not None:
                 await refusal(scope, receive, send_with_headers)
             else:
@@ -92,23 +91,37 @@ class GuardMiddleware:
             _log_access(scope, status or 500, started, request_id)
 
 
-def _request_id(scope: Scope) -> str:
-    offered = Headers(scope=scope).get("x-request-id", "")
-    if 0 < len(offered) <= MAX_REQUEST_ID and offered.isascii() and offered.isprintable():
-        return offered
-    return uuid.uuid4().hex
+def _read_headers(scope: Scope) -> tuple[str, Response | None]:
+    """The request id, and a refusal for headers or a declared body over their caps: one
+    pass over the raw headers."""
+    total = 0
+    too_large = False
+    offered = length = b""
+    # Names arrive in lower case (the ASGI spec requires it); of repeated ones the first counts.
+    for name, value in scope["headers"]:
+        total += len(name) + len(value)
+        if name == b"authorization":
+            too_large |= len(value) > MAX_AUTHORIZATION_BYTES
+        elif name == b"x-request-id" and not offered:
+            offered = value
+        elif name == b"content-length" and not length:
+            length = value
+    refusal = None
+    if too_large or total > MAX_HEADER_BYTES:
+        refusal = problem_response(431, "Request headers are too large")
+    elif length.isdigit() and int(length) > MAX_BODY_BYTES:
+        refusal = problem_response(413, "Request body is larger than 64 KiB")
+    return _request_id(offered), refusal
 
 
-def _refusal(scope: Scope) -> Response | None:
-    raw = scope["headers"]
-    if sum(len(name) + len(value) for name, value in raw) > MAX_HEADER_BYTES or any(
-        name == b"authorization" and len(value) > MAX_AUTHORIZATION_BYTES for name, value in raw
-    ):
-        return problem_response(431, "Request headers are too large")
-    length = Headers(scope=scope).get("content-length")
-    if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-        return problem_response(413, "Request body is larger than 64 KiB")
-    return None
+def _request_id(offered: bytes) -> str:
+    if 0 < len(offered) <= MAX_REQUEST_ID and offered.isascii():
+        text = offered.decode("ascii")
+        if text.isprintable():
+            return text
+    # Unique, not secret: a pseudo-random draw is enough, and unlike uuid4 (os.urandom) it
+    # costs no system call on every request. `random` reseeds itself in forked children.
+    return f"{random.getrandbits(128):032x}"
 
 
 def _log_access(scope: Scope, status: int, started: float, request_id: str) -> None:
