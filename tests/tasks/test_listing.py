@@ -6,9 +6,11 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from tests.conftest import bearer
 from tests.tasks.test_routes import create
+from todo_api.tasks.schemas import TaskListQuery
 
 Headers = dict[str, str]
 
@@ -142,6 +144,44 @@ async def test_bad_query_parameters_are_400(
     assert response.status_code == 400, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["status"] == 400
+
+
+async def test_a_bad_query_parameter_is_named_in_the_problem(
+    client: httpx.AsyncClient, alice: Headers
+) -> None:
+    response = await client.get("/api/tasks?limit=abc&sort=-title", headers=alice)
+
+    [error] = response.json()["errors"]
+    assert error["loc"] == ["query", "limit"]
+    assert "integer" in error["msg"]
+
+
+async def test_of_a_repeated_query_parameter_the_last_counts(
+    client: httpx.AsyncClient, alice: Headers
+) -> None:
+    for i in range(3):
+        await create(client, alice, title=f"t{i}")
+
+    response = await client.get("/api/tasks?limit=1&limit=2", headers=alice)
+
+    assert len(response.json()) == 2
+
+
+async def test_every_query_parameter_is_documented(app: FastAPI) -> None:
+    paths = app.openapi()["paths"]
+    fields = list(TaskListQuery.model_fields)
+
+    for path, first in [("/api/tasks", []), ("/api/{user_id}/tasks", ["user_id"])]:
+        parameters = paths[path]["get"]["parameters"]
+        assert [p["name"] for p in parameters] == first + fields
+    limit = next(p for p in paths["/api/tasks"]["get"]["parameters"] if p["name"] == "limit")
+    assert limit["schema"] == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 200,
+        "default": 50,
+        "title": "Limit",
+    }
 
 
 async def test_cursor_pages_cover_every_task_once_with_link_and_count(

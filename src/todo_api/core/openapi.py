@@ -4,8 +4,23 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 
 from todo_api.core.errors import Problem
+
+
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """OpenAPI parameter objects for a query-string model, as FastAPI writes them for
+    `Annotated[Model, Query()]`, for routes that parse the query string themselves."""
+    schema = model.model_json_schema()
+    parameters = []
+    for name, field in schema["properties"].items():
+        parameter = {"name": name, "in": "query", "required": name in schema.get("required", [])}
+        parameter["schema"] = field
+        if "description" in field:
+            parameter["description"] = field["description"]
+        parameters.append(parameter)
+    return parameters
 
 
 def install_openapi(app: FastAPI) -> None:

@@ -2,7 +2,9 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Path, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from todo_api.core import conditional
 from todo_api.core.auth import CurrentUser
@@ -11,6 +13,7 @@ from todo_api.core.config import Settings
 from todo_api.core.db import ConnectionDep, TransactionDep
 from todo_api.core.errors import UNAUTHENTICATED, problem_responses
 from todo_api.core.http import MAX_BODY_BYTES, JsonBody
+from todo_api.core.openapi import query_parameters
 from todo_api.tasks import service
 from todo_api.tasks.schemas import CompletionUpdate, TaskCreate, TaskListQuery, TaskRead, TaskUpdate
 
@@ -60,8 +63,25 @@ IdempotencyKey = Annotated[
 ]
 
 
+async def _list_query(request: Request) -> TaskListQuery:
+    """The list's query string, validated by pydantic in one call.
+
+    FastAPI's own extraction of a query model (`Annotated[TaskListQuery, Query()]`) inspects
+    every field's type annotation again on every request: 60-100 us for these eight fields,
+    5% of the CPU of the busiest route. Errors keep FastAPI's shape (400 via the handler);
+    `openapi_extra` documents the same parameters from the same model.
+    """
+    try:
+        # Of a repeated parameter the last value counts, as with FastAPI.
+        return TaskListQuery.model_validate(dict(request.query_params))
+    except ValidationError as error:
+        errors = error.errors(include_url=False)
+        raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in errors]) from None
+
+
 @router.get(
     "",
+    openapi_extra={"parameters": query_parameters(TaskListQuery)},
     responses={
         200: {
             "headers": {
@@ -81,7 +101,7 @@ IdempotencyKey = Annotated[
 async def list_tasks(
     request: Request,
     response: Response,
-    query: Annotated[TaskListQuery, Query()],
+    query: Annotated[TaskListQuery, Depends(_list_query)],
     user: CurrentUser,
     db: ConnectionDep,
 ) -> list[TaskRead]:
