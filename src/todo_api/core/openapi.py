@@ -13,14 +13,14 @@ def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     """OpenAPI parameter objects for a query-string model, as FastAPI writes them for
     `Annotated[Model, Query()]`, for routes that parse the query string themselves."""
     schema = model.model_json_schema()
-    parameters = []
-    for name, field in schema["properties"].items():
-        parameter = {"name": name, "in": "query", "required": name in schema.get("required", [])}
-        parameter["schema"] = field
-        if "description" in field:
-            parameter["description"] = field["description"]
-        parameters.append(parameter)
-    return parameters
+    if "$defs" in schema:  # their references would point nowhere in the OpenAPI document
+        raise TypeError(f"{model.__name__}: query parameters must not be models or enums")
+    required = schema.get("required", [])
+    return [
+        {"name": name, "in": "query", "required": name in required, "schema": field}
+        | ({"description": field["description"]} if "description" in field else {})
+        for name, field in schema["properties"].items()
+    ]
 
 
 def install_openapi(app: FastAPI) -> None:
