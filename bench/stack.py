@@ -2,8 +2,8 @@
 
 The benchmark's endpoints on the API's own stack and code paths: FastAPI routes with response
 models, a yield dependency for an SQLAlchemy Core connection from the API's engine, the API's
-service functions (the same prebuilt statements) and schemas, the token checked by the API's own
-verifier (and its cache). Left out is everything the API adds around that work: rate limiting,
+service functions (the same prebuilt statements), list query parsing and schemas, the token
+checked by the API's own verifier (and its cache). Left out is everything the API adds around that work: rate limiting,
 the access log, middleware (request ids, hygiene headers, CORS), body limits, ETags, problem+json
 errors and the fair pool gate; a pool timeout is an unhandled 500 here. Where the API sits
 between this and the floor says what its features cost and what the stack costs.
@@ -18,14 +18,15 @@ from typing import Annotated
 
 import httpx
 import uvicorn
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from todo_api.core.auth import InvalidToken, TokenVerifier
 from todo_api.core.config import get_settings
 from todo_api.core.db import create_engine
 from todo_api.tasks import service
-from todo_api.tasks.schemas import TaskCreate, TaskListQuery, TaskRead
+from todo_api.tasks.routes import ListQuery
+from todo_api.tasks.schemas import TaskCreate, TaskRead
 
 
 async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
@@ -66,7 +67,7 @@ async def ready() -> dict[str, str]:
 async def list_tasks(
     request: Request,
     response: Response,
-    query: Annotated[TaskListQuery, Query()],
+    query: ListQuery,
     user: User,
     db: Db,
 ) -> list[TaskRead]:

@@ -63,7 +63,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-async def _list_query(request: Request) -> TaskListQuery:
+async def list_query(request: Request) -> TaskListQuery:
     """The list's query string, validated by pydantic in one call.
 
     FastAPI's own extraction of a query model (`Annotated[TaskListQuery, Query()]`) inspects
@@ -77,6 +77,9 @@ async def _list_query(request: Request) -> TaskListQuery:
     except ValidationError as error:
         errors = error.errors(include_url=False)
         raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in errors]) from None
+
+
+ListQuery = Annotated[TaskListQuery, Depends(list_query)]
 
 
 @router.get(
@@ -101,7 +104,7 @@ async def _list_query(request: Request) -> TaskListQuery:
 async def list_tasks(
     request: Request,
     response: Response,
-    query: Annotated[TaskListQuery, Depends(_list_query)],
+    query: ListQuery,
     user: CurrentUser,
     db: ConnectionDep,
 ) -> list[TaskRead]:
