@@ -173,11 +173,12 @@ async def test_an_in_memory_sqlite_database_serves(url: str) -> None:
     assert response.status_code == 200
 
 
-async def test_steady_load_reuses_pooled_connections_instead_of_opening_new_ones(
+async def test_by_default_steady_load_reuses_pooled_connections_instead_of_opening_new_ones(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    # An overflow connection is closed when it is returned, so a load that keeps more than the
-    # pool size busy would open a connection (a TLS handshake, a server process) again and again.
+    # Guards the default sizes: an overflow connection is closed when it is returned, so with
+    # overflow (the former 10 + 5: 34 connections opened here) a load that keeps more than the
+    # pool size busy opens a connection (a TLS handshake, a server process) again and again.
     opened: list[object] = []
     event.listen(app.state.engine.sync_engine, "connect", lambda *_: opened.append(1))
     settings = app.state.settings

@@ -3,7 +3,7 @@
 from enum import Enum
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from todo_api.core.openapi import query_parameters
 
@@ -20,14 +20,23 @@ def test_a_query_model_with_an_enum_is_refused_rather_than_documented_with_a_dan
         query_parameters(Filters)
 
 
+def test_a_list_parameter_is_refused_since_only_the_last_value_would_count() -> None:
+    class Filters(BaseModel):
+        tags: list[str] | None = None
+
+    with pytest.raises(TypeError, match="Filters"):
+        query_parameters(Filters)
+
+
 def test_required_and_described_parameters_say_so() -> None:
     class Filters(BaseModel):
-        name: str
+        name: str = Field(description="Who")
         page: int = 1
 
     by_name = {p["name"]: p for p in query_parameters(Filters)}
 
     assert by_name["name"]["required"] is True
+    assert by_name["name"]["description"] == "Who"
     assert by_name["page"]["required"] is False
     assert by_name["page"]["schema"]["default"] == 1
     assert "description" not in by_name["page"]

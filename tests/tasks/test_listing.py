@@ -146,6 +146,17 @@ async def test_bad_query_parameters_are_400(
     assert response.json()["status"] == 400
 
 
+@pytest.mark.parametrize("authorization", [None, "Bearer junk"])
+async def test_who_is_asking_is_checked_before_what_they_ask(
+    client: httpx.AsyncClient, authorization: str | None
+) -> None:
+    headers = {"Authorization": authorization} if authorization else {}
+
+    response = await client.get("/api/tasks?limit=abc", headers=headers)
+
+    assert response.status_code == 401
+
+
 async def test_a_bad_query_parameter_is_named_in_the_problem(
     client: httpx.AsyncClient, alice: Headers
 ) -> None:

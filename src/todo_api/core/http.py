@@ -96,22 +96,25 @@ def _read_headers(scope: Scope) -> tuple[str, Response | None]:
     pass over the raw headers."""
     total = 0
     too_large = False
-    offered = length = b""
+    offered: bytes | None = None
+    length: bytes | None = None
     # Names arrive in lower case (the ASGI spec requires it); of repeated ones the first counts.
     for name, value in scope["headers"]:
         total += len(name) + len(value)
         if name == b"authorization":
             too_large |= len(value) > MAX_AUTHORIZATION_BYTES
-        elif name == b"x-request-id" and not offered:
+        elif name == b"x-request-id" and offered is None:
             offered = value
-        elif name == b"content-length" and not length:
+        elif name == b"content-length" and length is None:
             length = value
     refusal = None
     if too_large or total > MAX_HEADER_BYTES:
         refusal = problem_response(431, "Request headers are too large")
-    elif length.isdigit() and int(length) > MAX_BODY_BYTES:
+    # No real length has 20 digits, and int() refuses a few thousand: such values are left
+    # to the server, which rejects them itself.
+    elif length and len(length) < 20 and length.isdigit() and int(length) > MAX_BODY_BYTES:
         refusal = problem_response(413, "Request body is larger than 64 KiB")
-    return _request_id(offered), refusal
+    return _request_id(offered or b""), refusal
 
 
 def _request_id(offered: bytes) -> str:

@@ -15,12 +15,19 @@ def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     schema = model.model_json_schema()
     if "$defs" in schema:  # their references would point nowhere in the OpenAPI document
         raise TypeError(f"{model.__name__}: query parameters must not be models or enums")
+    if any(_is_array(field) for field in schema["properties"].values()):
+        # The routes validate `dict(query_params)`: a repeated key keeps its last value only.
+        raise TypeError(f"{model.__name__}: query parameters must not be lists")
     required = schema.get("required", [])
     return [
         {"name": name, "in": "query", "required": name in required, "schema": field}
         | ({"description": field["description"]} if "description" in field else {})
         for name, field in schema["properties"].items()
     ]
+
+
+def _is_array(field: dict[str, Any]) -> bool:
+    return field.get("type") == "array" or any(_is_array(f) for f in field.get("anyOf", []))
 
 
 def install_openapi(app: FastAPI) -> None:

@@ -104,8 +104,9 @@ ListQuery = Annotated[TaskListQuery, Depends(list_query)]
 async def list_tasks(
     request: Request,
     response: Response,
-    query: ListQuery,
+    # Dependencies run in this order: who is asking (401, rate limit) before what they ask.
     user: CurrentUser,
+    query: ListQuery,
     db: ConnectionDep,
 ) -> list[TaskRead]:
     """List your tasks: filter, search, sort; paging in the Link and X-Total-Count headers."""
