@@ -68,8 +68,8 @@ async def list_query(request: Request) -> TaskListQuery:
 
     FastAPI's own extraction of a query model (`Annotated[TaskListQuery, Query()]`) inspects
     every field's type annotation again on every request: 60-100 us for these eight fields,
-    5% of the CPU of the busiest route. Errors keep FastAPI's shape (400 via the handler);
-    `openapi_extra` documents the same parameters from the same model.
+    5% of the API's CPU under the benchmark's mix. Errors keep FastAPI's shape (400 via the
+    handler); `openapi_extra` documents the same parameters from the same model.
     """
     try:
         # Of a repeated parameter the last value counts, as with FastAPI.
