@@ -14,6 +14,7 @@ from todo_api.core.auth import TokenVerifier, require_path_user
 from todo_api.core.config import Settings, get_settings
 from todo_api.core.db import ConnectionSlots, create_engine
 from todo_api.core.errors import install_error_handlers, problem_responses
+from todo_api.core.heap import server_heap
 from todo_api.core.http import GuardMiddleware
 from todo_api.core.lifecycle import Lifecycle
 from todo_api.core.logging import configure_logging
@@ -46,7 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pruning = asyncio.create_task(
             prune_forever(engine, slots, every=settings.idempotency_prune_seconds)
         )
-        yield
+        with server_heap():
+            yield
         pruning.cancel()
         restore_sigterm()
         await http_client.aclose()
