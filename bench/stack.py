@@ -3,7 +3,8 @@
 The benchmark's endpoints on the API's own stack and code paths: FastAPI routes with response
 models, a yield dependency for an SQLAlchemy Core connection from the API's engine, the API's
 service functions (the same prebuilt statements), list query parsing and schemas, the token
-checked by the API's own verifier (and its cache). Left out is everything the API adds around
+checked by the API's own verifier (and its cache), and the API's garbage-collector settings
+while it serves. Left out is everything the API adds around
 that work: rate limiting, the access log, middleware (request ids, hygiene headers, CORS), body
 limits, ETags, problem+json errors and the fair pool gate; a pool timeout is an unhandled 500
 here. Where the API sits between this and the floor says what its features cost and what the
@@ -15,6 +16,7 @@ configured like the API: DATABASE_URL, BETTER_AUTH_SECRET, DATABASE_POOL_* varia
 
 import argparse
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 import httpx
@@ -25,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from todo_api.core.auth import InvalidToken, TokenVerifier
 from todo_api.core.config import get_settings
 from todo_api.core.db import create_engine
+from todo_api.core.heap import server_heap
 from todo_api.tasks import service
 from todo_api.tasks.routes import ListQuery
 from todo_api.tasks.schemas import TaskCreate, TaskRead
@@ -96,9 +99,15 @@ async def complete_task(task_id: int, user: User, db: Db) -> TaskRead:
     return await service.set_completed(db, owner=user, task_id=task_id, completed=None)
 
 
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    with server_heap():
+        yield
+
+
 def create_app() -> FastAPI:
     settings = get_settings()
-    app = FastAPI(telemetry={"tracing": False, "metrics": False, "logs": False})
+    app = FastAPI(telemetry={"tracing": False, "metrics": False, "logs": False}, lifespan=lifespan)
     app.state.engine = create_engine(settings)
     app.state.verifier = TokenVerifier(settings, httpx.AsyncClient())
     app.state.cursor_key = settings.cursor_key
