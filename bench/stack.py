@@ -4,11 +4,10 @@ The benchmark's endpoints on the API's own stack and code paths: FastAPI routes 
 models, a yield dependency for an SQLAlchemy Core connection from the API's engine, the API's
 service functions (the same prebuilt statements), list query parsing and schemas, the token
 checked by the API's own verifier (and its cache), and the API's garbage-collector settings
-while it serves. Left out is everything the API adds around
-that work: rate limiting, the access log, middleware (request ids, hygiene headers, CORS), body
-limits, ETags, problem+json errors and the fair pool gate; a pool timeout is an unhandled 500
-here. Where the API sits between this and the floor says what its features cost and what the
-stack costs.
+while it serves. Left out is everything the API adds around that work: rate limiting, the
+access log, middleware (request ids, hygiene headers, CORS), body limits, ETags, problem+json
+errors and the fair pool gate; a pool timeout is an unhandled 500 here. Where the API sits
+between this and the floor says what its features cost and what the stack costs.
 
 Run by the harness (`./dev bench --stack`) as `python -m bench.stack --port P --workers N`,
 configured like the API: DATABASE_URL, BETTER_AUTH_SECRET, DATABASE_POOL_* variables.
