@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from todo_api import __version__
@@ -28,7 +28,8 @@ from todo_api.users.routes import router as users_router
 DESCRIPTION = """
 The backend of a Todo app whose users sign in with Better Auth. Send the Better Auth JWT as
 `Authorization: Bearer <token>`; every task you see, change or count is your own.
-Errors are `application/problem+json` (RFC 9457).
+Errors are `application/problem+json` (RFC 9457). Every `/api/...` route is also served,
+identically, under `/api/v1/...`.
 """
 
 
@@ -88,6 +89,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if "*" in o and o != "*"
         )
         or None,
+        # Better Auth frontends call with `credentials: "include"`; browsers reject such a
+        # response without this. Never with `*`: any site could then act as the user.
+        allow_credentials="*" not in settings.cors_origins,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         allow_headers=[
             "Authorization",
@@ -112,15 +116,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(system_router)
-    app.include_router(users_router, prefix="/api")
-    app.include_router(tasks_router, prefix="/api/tasks", tags=["tasks"])
-    app.include_router(
+    # `/api/v1` first: its routes must win over `/api/{user_id}/tasks`, so `v1` is never taken
+    # for a user id. The alias serves frontends that version their base URL; it is the same
+    # API, so the OpenAPI document lists it once.
+    app.include_router(api_router(), prefix="/api/v1", include_in_schema=False)
+    app.include_router(api_router(), prefix="/api")
+    install_openapi(app)
+    return app
+
+
+def api_router() -> APIRouter:
+    """Every `/api` route: the task routes, `/me`, and the compatibility task paths."""
+    api = APIRouter()
+    api.include_router(users_router)
+    api.include_router(tasks_router, prefix="/tasks", tags=["tasks"])
+    api.include_router(
         tasks_router,
-        prefix="/api/{user_id}/tasks",
+        prefix="/{user_id}/tasks",
         tags=["compatibility"],
         dependencies=[Depends(require_path_user)],
         responses=problem_responses(403),
         generate_unique_id_function=lambda route: f"{route.name}_for_user",
     )
-    install_openapi(app)
-    return app
+    return api

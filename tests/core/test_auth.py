@@ -200,12 +200,34 @@ class TestUserIdClaims:
             {"user": {"id": 7}},
             {"user": "u1"},
             {"sub": 5},
+            {"sub": "al\x00ice"},
+            {"sub": "alice\n"},
+            {"sub": "\x7f"},
+            {"sub": "u\x85"},
+            {"sub": "lone \ud800 surrogate"},
+            {"user": {"id": "u\x00"}},
         ],
     )
     async def test_no_usable_user_id_is_401(
         self, client: httpx.AsyncClient, claims: dict[str, Any]
     ) -> None:
         assert_invalid_token(await me(client, make_token(None, **claims)))
+
+    @pytest.mark.parametrize(("method", "path"), [("GET", "/api/tasks"), ("POST", "/api/tasks")])
+    async def test_a_user_id_with_a_nul_is_401_on_every_route(
+        self, client: httpx.AsyncClient, method: str, path: str
+    ) -> None:
+        token = make_token("al\x00ice")
+
+        response = await client.request(method, path, json={"title": "x"}, headers=auth(token))
+
+        assert_invalid_token(response)
+
+    async def test_user_ids_in_any_script_are_accepted(self, client: httpx.AsyncClient) -> None:
+        response = await me(client, make_token("ユーザー 🙂 \u00a0ü"))
+
+        assert response.status_code == 200
+        assert response.json()["user_id"] == "ユーザー 🙂 \u00a0ü"
 
     async def test_a_255_character_user_id_is_accepted(self, client: httpx.AsyncClient) -> None:
         response = await me(client, make_token("x" * 255))

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import Rows
+from tests.conftest import Rows, client_with, live_server
 
 Headers = dict[str, str]
 LIMIT = 64 * 1024
@@ -229,6 +229,48 @@ class TestCors:
         )
 
         assert "Access-Control-Allow-Origin" not in response.headers
+
+    async def test_credentialed_calls_from_a_listed_origin_are_allowed(
+        self, app: FastAPI, alice: Headers
+    ) -> None:
+        # What a browser sends for `fetch(url, {credentials: "include"})` from the frontend,
+        # over a real socket: the preflight, then the call with the cookie it carries.
+        origin = {"Origin": "http://localhost:3000"}
+        async with live_server(app) as base, httpx.AsyncClient(base_url=base) as browser:
+            preflight = await browser.options(
+                "/api/v1/tasks",
+                headers={
+                    **origin,
+                    "Access-Control-Request-Method": "POST",
+                    "Access-Control-Request-Headers": "authorization,content-type",
+                },
+            )
+            call = await browser.post(
+                "/api/v1/tasks",
+                json={"title": "From the browser"},
+                headers={**alice, **origin, "Cookie": "better-auth.session_token=opaque"},
+            )
+
+        for response in (preflight, call):
+            assert response.headers["Access-Control-Allow-Origin"] == origin["Origin"]
+            assert response.headers["Access-Control-Allow-Credentials"] == "true"
+        assert preflight.status_code == 200
+        assert call.status_code == 201
+        assert "origin" in call.headers["Vary"].lower()
+
+    async def test_a_wildcard_origin_never_allows_credentials(
+        self, database_url: str, alice: Headers
+    ) -> None:
+        origin = {"Origin": "https://anyone.example"}
+        async with client_with(database_url, cors_origins=["*"]) as client:
+            preflight = await client.options(
+                "/api/tasks", headers={**origin, "Access-Control-Request-Method": "GET"}
+            )
+            call = await client.get("/api/tasks", headers={**alice, **origin})
+
+        for response in (preflight, call):
+            assert response.headers["Access-Control-Allow-Origin"] == "*"
+            assert "Access-Control-Allow-Credentials" not in response.headers
 
     async def test_errors_carry_cors_headers_too(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/api/tasks", headers={"Origin": "http://localhost:3000"})

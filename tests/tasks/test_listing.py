@@ -122,6 +122,31 @@ async def test_search_is_case_insensitive_on_title_and_description(
 
 
 @pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("q=%00", []),
+        ("q=milk%00", []),
+        ("q=%09", ["tab\there"]),
+        ("q=%0A", ["Lines"]),
+        ("q=%01%1F%7F%C2%85", []),
+        ("q=%ED%A0%80", []),
+    ],
+)
+async def test_any_search_string_is_answered_control_characters_included(
+    client: httpx.AsyncClient, alice: Headers, query: str, expected: list[str]
+) -> None:
+    await create(client, alice, title="tab\there")
+    await create(client, alice, title="Lines", description="one\ntwo")
+    await create(client, alice, title="milk")
+
+    response = await client.get(f"/api/tasks?{query}", headers=alice)
+
+    assert response.status_code == 200, response.text
+    assert [task["title"] for task in response.json()] == expected
+    assert response.headers["X-Total-Count"] == str(len(expected))
+
+
+@pytest.mark.parametrize(
     "query",
     [
         "status=done",
@@ -167,6 +192,15 @@ async def test_a_bad_query_parameter_is_named_in_the_problem(
     assert "integer" in error["msg"]
 
 
+async def test_cursor_and_offset_together_name_the_offset(
+    client: httpx.AsyncClient, alice: Headers
+) -> None:
+    response = await client.get("/api/tasks?cursor=abc&offset=0", headers=alice)
+
+    [error] = response.json()["errors"]
+    assert error["loc"] == ["query", "offset"]
+
+
 async def test_of_a_repeated_query_parameter_the_last_counts(
     client: httpx.AsyncClient, alice: Headers
 ) -> None:
@@ -192,7 +226,9 @@ async def test_every_query_parameter_is_documented(app: FastAPI) -> None:
         "maximum": 200,
         "default": 50,
         "title": "Limit",
+        "description": "1 to 200; the compatibility paths (`/api/{user_id}/tasks`) default to 200.",
     }
+    assert limit["description"] == limit["schema"]["description"]
 
 
 async def test_cursor_pages_cover_every_task_once_with_link_and_count(

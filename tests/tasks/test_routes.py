@@ -246,10 +246,10 @@ async def test_user_id_in_the_create_body_is_rejected_not_ignored(
 
 
 class TestCompatibilityPaths:
-    async def test_every_route_works_under_the_users_own_path(
-        self, client: httpx.AsyncClient, alice: Headers
+    @pytest.mark.parametrize("base", ["/api/alice/tasks", "/api/v1/tasks", "/api/v1/alice/tasks"])
+    async def test_every_route_works_under_the_users_own_path_and_the_v1_alias(
+        self, client: httpx.AsyncClient, alice: Headers, base: str
     ) -> None:
-        base = "/api/alice/tasks"
         created = await client.post(base, json={"title": "Compat"}, headers=alice)
         assert created.status_code == 201
         task_id = created.json()["id"]
@@ -314,3 +314,69 @@ async def test_user_ids_with_url_special_characters_work_on_compat_paths(
 
     assert response.status_code == 201
     assert response.json()["user_id"] == "user@example.com"
+
+
+class TestVersionedAlias:
+    async def test_v1_is_never_taken_for_a_user_id(
+        self, client: httpx.AsyncClient, alice: Headers
+    ) -> None:
+        task = await create(client, alice)
+
+        listed = await client.get("/api/v1/tasks", headers=alice)
+        got = await client.get(f"/api/v1/tasks/{task['id']}", headers=alice)
+
+        assert listed.status_code == 200, listed.text
+        assert [t["id"] for t in listed.json()] == [task["id"]]
+        assert got.json() == task
+
+    async def test_me_and_errors_are_the_same_under_v1(
+        self, client: httpx.AsyncClient, alice: Headers, bob: Headers
+    ) -> None:
+        task = await create(client, alice)
+
+        for path, headers in [
+            ("/me", alice),
+            (f"/tasks/{task['id']}", bob),
+            ("/tasks/not-a-number", alice),
+            ("/tasks", {}),
+            ("/alice/tasks", bob),
+        ]:
+            plain = await client.get(f"/api{path}", headers=headers)
+            versioned = await client.get(f"/api/v1{path}", headers=headers)
+            assert (versioned.status_code, versioned.json()) == (
+                plain.status_code,
+                plain.json(),
+            ), path
+
+    async def test_the_next_page_link_stays_under_v1(
+        self, client: httpx.AsyncClient, alice: Headers
+    ) -> None:
+        for _ in range(3):
+            await create(client, alice)
+
+        response = await client.get("/api/v1/tasks?limit=2", headers=alice)
+
+        assert response.headers["Link"].startswith("</api/v1/tasks?limit=2&cursor=")
+
+    async def test_the_alias_is_documented_once_not_twice(self, client: httpx.AsyncClient) -> None:
+        paths = (await client.get("/openapi.json")).json()["paths"]
+
+        assert "/api/tasks" in paths
+        assert not [path for path in paths if path.startswith("/api/v1")]
+
+
+async def test_compat_list_without_limit_returns_up_to_200(
+    client: httpx.AsyncClient, alice: Headers
+) -> None:
+    for number in range(201):
+        await create(client, alice, title=f"Task {number}")
+
+    compat = await client.get("/api/alice/tasks", headers=alice)
+    compat_limited = await client.get("/api/alice/tasks?limit=10", headers=alice)
+    canonical = await client.get("/api/tasks", headers=alice)
+
+    assert len(compat.json()) == 200
+    assert compat.headers["X-Total-Count"] == "201"
+    assert 'rel="next"' in compat.headers["Link"]
+    assert len(compat_limited.json()) == 10
+    assert len(canonical.json()) == 50

@@ -1,6 +1,8 @@
 """Validation edges: what is refused is refused with 422 and leaves nothing behind."""
 
+import json
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -107,3 +109,65 @@ async def test_duplicate_keys_take_the_last_value_like_every_json_parser(
 
     assert response.status_code == 201
     assert response.json()["title"] == "second"
+
+
+@pytest.mark.parametrize(
+    ("method", "body", "field"),
+    [
+        ("PATCH", {"title": None}, "title"),
+        ("PATCH", {"completed": None}, "completed"),
+        ("PUT", {"title": None, "completed": True}, "title"),
+        ("POST", {"title": None}, "title"),
+        ("POST", {"title": "ok", "completed": None}, "completed"),
+    ],
+)
+async def test_a_null_where_a_value_is_required_is_named_in_the_error(
+    client: httpx.AsyncClient, alice: Headers, method: str, body: dict[str, Any], field: str
+) -> None:
+    created = await client.post("/api/tasks", json={"title": "Stay"}, headers=alice)
+    path = "/api/tasks" if method == "POST" else f"/api/tasks/{created.json()['id']}"
+
+    response = await client.request(method, path, json=body, headers=alice)
+
+    assert response.status_code == 422
+    assert [error["loc"] for error in response.json()["errors"]] == [["body", field]]
+
+
+@pytest.mark.parametrize("control", ["\x00", "\x01", "\n", "\x1f", "\x7f", "\x85", "\ud800"])
+async def test_control_characters_in_any_text_input_are_never_a_server_error(
+    client: httpx.AsyncClient, alice: Headers, rows: Rows, control: str
+) -> None:
+    created = await client.post("/api/tasks", json={"title": "Stay"}, headers=alice)
+    task = created.json()
+    text = quote(f"a{control}b", errors="surrogatepass")
+    header = f"a{control}b".encode("latin-1", errors="replace")
+    json_text = json.dumps(f"a{control}b")  # \\u escapes, lone surrogates included
+    requests: list[tuple[str, str, dict[str, Any]]] = [
+        ("GET", f"/api/tasks?q={text}", {}),
+        ("GET", f"/api/tasks?cursor={text}", {}),
+        ("GET", f"/api/tasks?sort={text}", {}),
+        ("GET", f"/api/tasks?status={text}", {}),
+        ("GET", f"/api/tasks/{text}", {}),
+        ("GET", f"/api/{text}/tasks", {}),
+        ("GET", "/api/tasks", {"headers": {"X-Request-ID": header}}),
+        ("GET", f"/api/tasks/{task['id']}", {"headers": {"If-None-Match": header}}),
+        ("PATCH", f"/api/tasks/{task['id']}", {"headers": {"If-Match": header}}),
+        ("POST", "/api/tasks", {"headers": {"Idempotency-Key": header}}),
+        ("POST", "/api/tasks", {"content": f'{{"title": {json_text}}}'}),
+        ("POST", "/api/tasks", {"content": f'{{"title": "x", "description": {json_text}}}'}),
+        ("POST", "/api/tasks", {"content": f'{{{json_text}: "x"}}'}),
+        (
+            "PUT",
+            f"/api/tasks/{task['id']}",
+            {"content": f'{{"title": "x", "user_id": {json_text}}}'},
+        ),
+    ]
+
+    for method, path, extra in requests:
+        headers = {**alice, "Content-Type": "application/json", **extra.pop("headers", {})}
+        body = extra.get("content", '{"title": "x"}') if method != "GET" else None
+        response = await client.request(method, path, content=body, headers=headers)
+        assert response.status_code < 500, (method, path, extra, response.text)
+
+    stored = await rows("SELECT title FROM tasks ORDER BY id")
+    assert all("\x00" not in row["title"] for row in stored)

@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import time
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -269,9 +270,19 @@ def _user_id(claims: Mapping[str, Any]) -> str:
         user = claims.get("user")
         if isinstance(user, Mapping):
             value = user.get("id")
-    if not isinstance(value, str) or not value or len(value) > MAX_USER_ID_LENGTH:
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > MAX_USER_ID_LENGTH
+        # Control characters (NUL among them: PostgreSQL text cannot hold it) and unpaired
+        # surrogates (no UTF-8 form) could never be stored as an owner.
+        or any(unicodedata.category(char) in _UNSTORABLE for char in value)
+    ):
         raise InvalidToken("Token carries no valid user id")
     return value
+
+
+_UNSTORABLE = frozenset({"Cc", "Cs"})
 
 
 class BearerAuthentication(SecurityBase):

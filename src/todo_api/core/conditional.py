@@ -18,6 +18,15 @@ class EntityTags:
     strong: frozenset[int]
     weak: frozenset[int]
 
+    @classmethod
+    def exactly(cls, version: int) -> "EntityTags":
+        return cls(any=False, strong=frozenset({version}), weak=frozenset())
+
+    @classmethod
+    def none(cls) -> "EntityTags":
+        """A list no version matches."""
+        return cls(any=False, strong=frozenset(), weak=frozenset())
+
     def matches_strongly(self, version: int) -> bool:
         # If-Match uses the strong comparison: a weak tag never matches (section 13.1.1).
         return self.any or version in self.strong

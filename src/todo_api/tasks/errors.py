@@ -23,3 +23,14 @@ class VersionMismatch(AppError):
 class InvalidCursor(AppError):
     status = 400
     detail = "The cursor is invalid, or belongs to another query or user"
+
+
+class ServerOwnedFieldDiffers(AppError):
+    """A task sent back whole with a server-owned field that is not the stored value."""
+
+    status = 422
+    detail = "Request body is invalid"
+
+    def __init__(self, field: str) -> None:
+        message = "is set by the server: send the stored value or leave it out"
+        super().__init__(extensions={"errors": [{"loc": ["body", field], "msg": message}]})

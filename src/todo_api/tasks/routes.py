@@ -15,7 +15,14 @@ from todo_api.core.errors import UNAUTHENTICATED, problem_responses
 from todo_api.core.http import MAX_BODY_BYTES, JsonBody
 from todo_api.core.openapi import query_parameters
 from todo_api.tasks import service
-from todo_api.tasks.schemas import CompletionUpdate, TaskCreate, TaskListQuery, TaskRead, TaskUpdate
+from todo_api.tasks.schemas import (
+    PAGE_MAX,
+    CompletionUpdate,
+    TaskCreate,
+    TaskListQuery,
+    TaskRead,
+    TaskUpdate,
+)
 
 router = APIRouter(responses=UNAUTHENTICATED)
 # `max_body_size` sits on the routes that read a body, not on the app or the router: at app
@@ -71,9 +78,13 @@ async def list_query(request: Request) -> TaskListQuery:
     5% of the API's CPU under the benchmark's mix. Errors keep FastAPI's shape (400 via the
     handler); `openapi_extra` documents the same parameters from the same model.
     """
+    # Of a repeated parameter the last value counts, as with FastAPI.
+    params: dict[str, object] = dict(request.query_params)
+    if "user_id" in request.path_params:
+        # The compatibility paths serve frontends that read one array and never follow Link.
+        params.setdefault("limit", PAGE_MAX)
     try:
-        # Of a repeated parameter the last value counts, as with FastAPI.
-        return TaskListQuery.model_validate(dict(request.query_params))
+        return TaskListQuery.model_validate(params)
     except ValidationError as error:
         errors = error.errors(include_url=False)
         raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in errors]) from None

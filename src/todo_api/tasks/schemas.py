@@ -5,10 +5,13 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
@@ -86,34 +89,75 @@ class TaskCreate(BaseModel):
     completed: bool = False
 
 
+# Fields the server owns that a client may send back unchanged in an update (frontends PUT the
+# whole task they read). `version` is one of them, and acts as If-Match.
+ECHOED_FIELDS = ("id", "user_id", "created_at", "updated_at", "version")
+WRITABLE_FIELDS = ("title", "description", "completed")
+_NOT_NULL = ("title", "completed", *ECHOED_FIELDS)
+# The strings the API writes (RFC 3339) are what comes back; strict mode would refuse them.
+EchoedTime = Annotated[AwareDatetime, Field(strict=False)]
+
+
 def _update_schema(schema: dict[str, Any]) -> None:
-    # What the validator below enforces, stated in the document: at least one field, and only
+    # What the validators below enforce, stated in the document: at least one field, and only
     # `description` may be null (it clears the description).
     schema["minProperties"] = 1
-    for name in ("title", "completed"):
+    for name in _NOT_NULL:
         field = schema["properties"][name]
         field.update(next(option for option in field.pop("anyOf") if option.get("type") != "null"))
         field.pop("default", None)
     schema["examples"] = [{"title": "Buy oat milk"}, {"completed": True}]
 
 
+_ECHO = (
+    "Server-owned: accepted when it equals the stored value (a client may send back the task "
+    "it read), 422 when it differs."
+)
+
+
 class TaskUpdate(BaseModel):
-    """Only the fields sent change; at least one is required."""
+    """Only the fields sent change; at least one of title, description, completed is required.
+
+    The task as read may be sent back whole: its server-owned fields must equal the stored
+    values, and `version` works like If-Match (412 when the task has moved on).
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_update_schema)
 
     title: Title | None = None
     description: Description = None
     completed: bool | None = None
+    id: int | None = Field(default=None, description=_ECHO)
+    user_id: str | None = Field(default=None, description=_ECHO)
+    created_at: EchoedTime | None = Field(default=None, description=_ECHO)
+    updated_at: EchoedTime | None = Field(default=None, description=_ECHO)
+    version: int | None = Field(
+        default=None, description="The version the change is based on: 412 if it is not current."
+    )
+
+    @field_validator(*_NOT_NULL)
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Omitted means unchanged; an explicit null is a mistake, reported on its own field.
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
 
     @model_validator(mode="after")
     def _some_change(self) -> Self:
-        if not self.model_fields_set:
+        if not self.model_fields_set.intersection(WRITABLE_FIELDS):
             raise ValueError("at least one of title, description, completed is required")
-        for name in ("title", "completed"):
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
         return self
+
+    @property
+    def changes(self) -> dict[str, Any]:
+        """The fields to write."""
+        return self.model_dump(include=set(WRITABLE_FIELDS), exclude_unset=True)
+
+    @property
+    def echoed(self) -> dict[str, Any]:
+        """The server-owned fields sent back, to compare with the stored task."""
+        return self.model_dump(include=set(ECHOED_FIELDS), exclude_unset=True)
 
 
 class CompletionUpdate(BaseModel):
@@ -159,6 +203,7 @@ class TaskCounts(BaseModel):
     pending: int
 
 
+PAGE_MAX = 200
 Status = Literal["all", "pending", "completed"]
 
 
@@ -180,15 +225,22 @@ class TaskListQuery(BaseModel):
         description="`created_at`, `updated_at` or `title`; prefix `-`/`+` to force direction.",
     )
     q: str | None = Field(default=None, max_length=200, description="Case-insensitive search.")
-    limit: int = Field(default=50, ge=1, le=200)
+    limit: int = Field(
+        default=50,
+        ge=1,
+        le=PAGE_MAX,
+        description=f"1 to {PAGE_MAX}; the compatibility paths (`/api/{{user_id}}/tasks`) "
+        f"default to {PAGE_MAX}.",
+    )
     cursor: str | None = Field(default=None, max_length=1024, description="From `Link: rel=next`.")
     offset: int | None = Field(default=None, ge=0, le=1_000_000)
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        if self.cursor is not None and self.offset is not None:
+    @field_validator("offset")
+    @classmethod
+    def _not_with_cursor(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("cursor") is not None:
             raise ValueError("use either cursor or offset, not both")
-        return self
+        return value
 
     @property
     def _completed_status(self) -> Status | None:

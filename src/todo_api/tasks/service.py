@@ -29,7 +29,7 @@ from todo_api.core.conditional import EntityTags
 from todo_api.core.errors import AppError
 from todo_api.idempotency import service as idempotency
 from todo_api.tasks import cursor
-from todo_api.tasks.errors import TaskNotFound, VersionMismatch
+from todo_api.tasks.errors import ServerOwnedFieldDiffers, TaskNotFound, VersionMismatch
 from todo_api.tasks.models import Task
 from todo_api.tasks.schemas import TaskCounts, TaskCreate, TaskListQuery, TaskRead, TaskUpdate
 from todo_api.users.service import ensure_user
@@ -137,8 +137,31 @@ async def update_task(
     changes: TaskUpdate,
     if_match: EntityTags | None = None,
 ) -> TaskRead:
-    values = changes.model_dump(exclude_unset=True)
-    return await _change(db, owner, task_id, values, if_match)
+    echoed = changes.echoed
+    for field, stored in (("id", task_id), ("user_id", owner)):
+        if field in echoed and echoed[field] != stored:
+            raise ServerOwnedFieldDiffers(field)
+    if "version" in echoed:
+        if_match = _also_matching(if_match, echoed["version"])
+    times = [field for field in ("created_at", "updated_at") if field in echoed]
+    if times:
+        # Compared with the stored task, then the write is pinned to the version compared,
+        # so a change in between is a 412, never a write over unchecked values.
+        current = await get_task(db, owner=owner, task_id=task_id)
+        if if_match is not None and not if_match.matches_strongly(current.version):
+            raise VersionMismatch(current)
+        for field in times:
+            if echoed[field] != getattr(current, field):
+                raise ServerOwnedFieldDiffers(field)
+        if_match = EntityTags.exactly(current.version)
+    return await _change(db, owner, task_id, changes.changes, if_match)
+
+
+def _also_matching(if_match: EntityTags | None, version: int) -> EntityTags:
+    """`version` in a body is an If-Match of its own: both must name the current version."""
+    if if_match is None or if_match.any:
+        return EntityTags.exactly(version)
+    return EntityTags.exactly(version) if version in if_match.strong else EntityTags.none()
 
 
 async def set_completed(
@@ -312,6 +335,10 @@ async def list_tasks(
         params |= {"after_key": value, "after_id": last_id}
     if query.offset is not None:
         params["offset"] = query.offset
+    if query.q is not None and "\x00" in query.q:
+        # No stored text holds a NUL (PostgreSQL cannot, and input refuses it), so a search
+        # for one matches nothing; PostgreSQL would refuse the parameter itself.
+        return Page([], 0, None, None)
     result = await db.execute(page, params)
     columns = tuple(result.keys())
     rows = result.all()
