@@ -7,6 +7,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -94,8 +95,16 @@ class TaskCreate(BaseModel):
 ECHOED_FIELDS = ("id", "user_id", "created_at", "updated_at", "version")
 WRITABLE_FIELDS = ("title", "description", "completed")
 _NOT_NULL = ("title", "completed", *ECHOED_FIELDS)
+
+
+def _rfc3339_text(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 time string, as the API returns it")
+    return value
+
+
 # The strings the API writes (RFC 3339) are what comes back; strict mode would refuse them.
-EchoedTime = Annotated[AwareDatetime, Field(strict=False)]
+EchoedTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), Field(strict=False)]
 
 
 def _update_schema(schema: dict[str, Any]) -> None:
@@ -109,10 +118,13 @@ def _update_schema(schema: dict[str, Any]) -> None:
     schema["examples"] = [{"title": "Buy oat milk"}, {"completed": True}]
 
 
-_ECHO = (
-    "Server-owned: accepted when it equals the stored value (a client may send back the task "
-    "it read), 422 when it differs."
-)
+# JSON Schema's readOnly (2020-12, section 9.4): managed by the server, and an attempt to
+# change it is rejected; sending the stored value back is not an attempt.
+_ECHO: dict[str, Any] = {
+    "description": "Server-owned: accepted when it equals the stored value (a client may send "
+    "back the task it read), 422 when it differs.",
+    "json_schema_extra": {"readOnly": True},
+}
 
 
 class TaskUpdate(BaseModel):
@@ -127,12 +139,15 @@ class TaskUpdate(BaseModel):
     title: Title | None = None
     description: Description = None
     completed: bool | None = None
-    id: int | None = Field(default=None, description=_ECHO)
-    user_id: str | None = Field(default=None, description=_ECHO)
-    created_at: EchoedTime | None = Field(default=None, description=_ECHO)
-    updated_at: EchoedTime | None = Field(default=None, description=_ECHO)
+    id: int | None = Field(default=None, **_ECHO)
+    user_id: str | None = Field(default=None, **_ECHO)
+    created_at: EchoedTime | None = Field(default=None, **_ECHO)
+    updated_at: EchoedTime | None = Field(default=None, **_ECHO)
     version: int | None = Field(
-        default=None, description="The version the change is based on: 412 if it is not current."
+        default=None,
+        description="Server-owned: the version the change is based on, 412 if it is not current "
+        "(as If-Match).",
+        json_schema_extra={"readOnly": True},
     )
 
     @field_validator(*_NOT_NULL)
