@@ -1,10 +1,12 @@
-"""A real Better Auth (Node, npm package `better-auth`) and our API as a real process.
+"""A real Better Auth (Node, npm package `better-auth`), a typed TypeScript client, and our API
+as a real process.
 
-`interop/better-auth` is installed with `npm ci` whenever its node_modules is missing or was not
-installed by this fixture from the current package.json, package-lock.json and Node.js version.
-Without Node.js and npm the interop tests are skipped, except under CI=true, where that is a
-failure. Every process started here listens on 127.0.0.1 on a port the kernel
-picks (port 0; the process says which), and is stopped when its fixture ends.
+Each Node project under `interop/` (`better-auth`, `typed-client`) is installed with `npm ci`
+whenever its node_modules is missing or was not installed by this fixture from the current
+package.json, package-lock.json and Node.js version. Without Node.js and npm the interop tests
+are skipped, except under CI=true, where that is a failure. Every process started here listens
+on 127.0.0.1 on a port the kernel picks (port 0; the process says which), and is stopped when
+its fixture ends.
 """
 
 import contextlib
@@ -30,7 +32,7 @@ import pytest
 
 from todo_api.core.config import Settings
 
-PROJECT = Path(__file__).resolve().parents[2] / "interop" / "better-auth"
+INTEROP = Path(__file__).resolve().parents[2] / "interop"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 # The secret the "frontend" (Better Auth and its jose-minted tokens) shares with the API.
 SHARED_SECRET = "interop-" + secrets.token_urlsafe(40)
@@ -58,8 +60,8 @@ _SERVER_SETTINGS = {
 
 def _unavailable(message: str) -> NoReturn:
     if IN_CI:
-        pytest.fail(f"{message}; CI=true needs the Better Auth interop tests to run")
-    pytest.skip(f"{message}; the Better Auth interop tests are skipped")
+        pytest.fail(f"{message}; CI=true needs the Node interop tests to run")
+    pytest.skip(f"{message}; the Node interop tests are skipped")
 
 
 def _node_major(node: str) -> int:
@@ -88,9 +90,8 @@ class NodeProject:
         return done.stdout
 
 
-@pytest.fixture(scope="session")
-def node_project() -> NodeProject:
-    """interop/better-auth with its dependencies installed by `npm ci` from package-lock.json."""
+def npm_installed(project: Path) -> NodeProject:
+    """`project` with its dependencies installed by `npm ci` from its package-lock.json."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         _unavailable("Node.js and npm are not on PATH")
@@ -98,13 +99,13 @@ def node_project() -> NodeProject:
         _unavailable(f"Node.js {MIN_NODE_MAJOR} or newer is needed")
     digest = hashlib.sha256()
     for name in ("package.json", "package-lock.json"):
-        digest.update((PROJECT / name).read_bytes())
+        digest.update((project / name).read_bytes())
     digest.update(subprocess.check_output([node, "--version"], timeout=30))
     want = digest.hexdigest()
-    stamp = PROJECT / "node_modules" / _STAMP
+    stamp = project / "node_modules" / _STAMP
     # Another test run (another engineer, another checkout step) may be installing too.
     lock_path = Path(tempfile.gettempdir()) / (
-        "todo-api-npm-ci-" + hashlib.sha256(str(PROJECT).encode()).hexdigest()[:16] + ".lock"
+        "todo-api-npm-ci-" + hashlib.sha256(str(project).encode()).hexdigest()[:16] + ".lock"
     )
     with lock_path.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -112,18 +113,30 @@ def node_project() -> NodeProject:
             try:
                 done = subprocess.run(
                     [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                    cwd=PROJECT,
+                    cwd=project,
                     capture_output=True,
                     text=True,
                     timeout=NPM_CI_TIMEOUT,
                     check=False,
                 )
             except subprocess.TimeoutExpired:
-                pytest.fail(f"npm ci in {PROJECT} took more than {NPM_CI_TIMEOUT:.0f} s")
+                pytest.fail(f"npm ci in {project} took more than {NPM_CI_TIMEOUT:.0f} s")
             if done.returncode != 0:
-                pytest.fail(f"npm ci in {PROJECT} failed:\n{done.stdout}\n{done.stderr}")
+                pytest.fail(f"npm ci in {project} failed:\n{done.stdout}\n{done.stderr}")
             stamp.write_text(want)
-    return NodeProject(node, PROJECT)
+    return NodeProject(node, project)
+
+
+@pytest.fixture(scope="session")
+def node_project() -> NodeProject:
+    """interop/better-auth: a Better Auth server, and jose to mint HS256 tokens."""
+    return npm_installed(INTEROP / "better-auth")
+
+
+@pytest.fixture(scope="session")
+def typed_client_project() -> NodeProject:
+    """interop/typed-client: openapi-typescript, openapi-fetch and tsc, as a frontend has them."""
+    return npm_installed(INTEROP / "typed-client")
 
 
 class Service:
