@@ -95,6 +95,7 @@ def test_a_typed_client_generated_from_the_live_openapi_compiles_strictly_and_ge
     assert (bread["title"], bread["description"]) == ("Buy bread", "Sourdough")
     assert results["listed"] == [bread["id"], milk["id"]]
     assert (results["renamed"], results["described"]) == ("Buy oat milk", "2 litres")
+    assert results["edited"] == ["Oat milk", "2 litres", 1]
     assert (results["toggled"], results["completed"]) == (True, True)
     assert results["staleTitle"] == "Precondition Failed"
     assert results["compatListed"] == [bread["id"]]

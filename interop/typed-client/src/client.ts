@@ -97,6 +97,11 @@ const described = await expectData(
   200,
   api.PATCH("/api/tasks/{task_id}", { params: { path }, body: { description: "2 litres" } }),
 );
+// Or the task as read, sent back whole with the change (its version acts as If-Match).
+const edited = await expectData(
+  200,
+  api.PUT("/api/tasks/{task_id}", { params: { path }, body: { ...described, title: "Oat milk" } }),
+);
 const toggled = await expectData(
   200,
   api.PATCH("/api/tasks/{task_id}/complete", { params: { path } }),
@@ -156,6 +161,7 @@ console.log(
       listed,
       renamed: renamed.title,
       described: described.description,
+      edited: [edited.title, edited.description, edited.version - described.version],
       toggled: toggled.completed,
       completed: completed.completed,
       staleTitle,
