@@ -3,7 +3,6 @@
 import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
-from uuid import uuid4
 
 from fastapi import Depends, Request
 from sqlalchemy import Table, event, exc
@@ -39,17 +38,21 @@ def engine_arguments(settings: Settings) -> tuple[URL, dict[str, Any]]:
     if isinstance(sslmode, str) and sslmode in _SSL_MODES:
         connect_args["ssl"] = sslmode
     url = url.difference_update_query(_LIBPQ_ONLY)
-    if settings.database_pool_mode == "transaction" or "-pooler" in (url.host or ""):
-        # PgBouncer in transaction mode hands each transaction to any server connection, so
-        # a statement prepared on one is unknown on the next: no caching, unique names.
+    if settings.transaction_pooled:
+        # A transaction-mode pooler gives each transaction whichever server connection is free,
+        # and the next transaction on it may be another client's. So every statement is
+        # unnamed and uncached: asyncpg then sends it again (Parse) with its Bind and Execute,
+        # in one exchange, so it cannot run on a server connection that never saw it; and
+        # nothing is left behind. A named statement is closed later, by a message that may
+        # reach another server connection, while the statement stays on its own for good.
         url = url.update_query_dict({"prepared_statement_cache_size": "0"})
         connect_args["statement_cache_size"] = 0
-        connect_args["prepared_statement_name_func"] = _unique_statement_name
+        connect_args["prepared_statement_name_func"] = _unnamed
     return url, connect_args
 
 
-def _unique_statement_name() -> str:
-    return f"__asyncpg_{uuid4()}__"
+def _unnamed() -> str:
+    return ""
 
 
 def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
@@ -78,8 +81,9 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
         url,
         connect_args=connect_args,
         # Reads and single-statement writes need no BEGIN/COMMIT round trips; routes that
-        # write with several statements ask for a transaction (get_transaction).
-        isolation_level="AUTOCOMMIT",
+        # write with several statements ask for a transaction (get_transaction). Behind a
+        # transaction-mode pooler everything runs in a transaction (see get_connection).
+        isolation_level="READ COMMITTED" if settings.transaction_pooled else "AUTOCOMMIT",
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_pool_timeout,
@@ -171,10 +175,16 @@ async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     """For routes that run one statement: it is its own transaction (autocommit).
 
     Skipping BEGIN and COMMIT saves two round trips on every read and single-statement write;
-    a statement is atomic either way.
+    a statement is atomic either way. Behind a transaction-mode pooler the request is one
+    transaction all the same: a pooler keeps a client on one server connection only while a
+    transaction is open, and asyncpg may need several exchanges for one statement (it learns
+    a statement's types, then runs it; it looks up an unknown type with a session-wide SET
+    around the query), which must all reach the same server connection.
     """
-    engine: AsyncEngine = request.app.state.engine
-    async with request.app.state.connection_slots, engine.connect() as connection:
+    app = request.app
+    engine: AsyncEngine = app.state.engine
+    open_connection = engine.begin if app.state.settings.transaction_pooled else engine.connect
+    async with app.state.connection_slots, open_connection() as connection:
         yield connection
 
 
