@@ -116,10 +116,9 @@ def pgbouncer_url(postgresql_url: str) -> Iterator[str]:
     try:
         bouncer = start_pgbouncer(ensure_pgbouncer(), make_url(ADMIN_URL))
     except PgBouncerUnavailable as error:
-        message = f"{error}; the PgBouncer runs of the suite are skipped"
         if IN_CI:
-            pytest.fail(f"{message} (CI=true needs them)")
-        pytest.skip(message)
+            pytest.fail(f"{error}; CI=true needs the PgBouncer runs of the suite")
+        pytest.skip(f"{error}; the PgBouncer runs of the suite are skipped")
     url = bouncer.url_for(make_url(postgresql_url)).render_as_string(hide_password=False)
     _THROUGH_PGBOUNCER.add(url)
     yield url

@@ -39,12 +39,12 @@ def engine_arguments(settings: Settings) -> tuple[URL, dict[str, Any]]:
         connect_args["ssl"] = sslmode
     url = url.difference_update_query(_LIBPQ_ONLY)
     if settings.transaction_pooled:
-        # A transaction-mode pooler gives each transaction whichever server connection is free,
-        # and the next transaction on it may be another client's. So every statement is
-        # unnamed and uncached: asyncpg then sends it again (Parse) with its Bind and Execute,
-        # in one exchange, so it cannot run on a server connection that never saw it; and
-        # nothing is left behind. A named statement is closed later, by a message that may
-        # reach another server connection, while the statement stays on its own for good.
+        # A transaction-mode pooler gives each transaction whichever server connection is
+        # free, and the next transaction on it may be another client's. So statements are
+        # unnamed and uncached: asyncpg then sends each one's Parse again with its Bind and
+        # Execute, and the next statement replaces it, so none is left on a server
+        # connection. asyncpg closes a named one only later, when the client may already be
+        # on another server connection, where the Close does nothing.
         url = url.update_query_dict({"prepared_statement_cache_size": "0"})
         connect_args["statement_cache_size"] = 0
         connect_args["prepared_statement_name_func"] = _unnamed
@@ -176,10 +176,11 @@ async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
 
     Skipping BEGIN and COMMIT saves two round trips on every read and single-statement write;
     a statement is atomic either way. Behind a transaction-mode pooler the request is one
-    transaction all the same: a pooler keeps a client on one server connection only while a
-    transaction is open, and asyncpg may need several exchanges for one statement (it learns
-    a statement's types, then runs it; it looks up an unknown type with a session-wide SET
-    around the query), which must all reach the same server connection.
+    transaction all the same: the pooler keeps a client on one server connection only while a
+    transaction is open, and asyncpg may need several exchanges for one statement. To look up
+    a type it has no codec for (a row type, an enum) it turns JIT off with a session-wide
+    set_config around the lookup; outside a transaction the SET and the one that undoes it
+    may reach different server connections, and JIT stays off for another client.
     """
     app = request.app
     engine: AsyncEngine = app.state.engine
