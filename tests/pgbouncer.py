@@ -76,8 +76,8 @@ class PgBouncer:
     port: int
 
     def url_for(self, database_url: URL) -> URL:
-        """The same database and user, through PgBouncer (which lets them in without a password)."""
-        return database_url.set(host="127.0.0.1", port=self.port, password=None)
+        """The same database and user, through PgBouncer (no password, no TLS on this hop)."""
+        return database_url.set(host="127.0.0.1", port=self.port, password=None, query={})
 
     @property
     def log(self) -> str:
