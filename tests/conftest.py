@@ -3,6 +3,8 @@
 No mocks: the real app over ASGI, real signed tokens, real rows. PostgreSQL comes from
 TEST_DATABASE_URL (default: the local server); a fresh database is created for the run and
 dropped after it. Without a reachable PostgreSQL its half is skipped, except under CI=true.
+The packages whose conftest asks for it (`database_backends`) run a third time, on the same
+PostgreSQL database through a real PgBouncer in transaction mode (tests/pgbouncer.py).
 """
 
 import asyncio
@@ -25,6 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.pgbouncer import PgBouncerUnavailable, ensure_pgbouncer, start_pgbouncer
 from todo_api.app import create_app
 from todo_api.core.config import Settings
 from todo_api.core.db import create_engine
@@ -103,10 +106,38 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    url: str = request.getfixturevalue(f"{request.param}_url")
-    return url
+# URLs that reach PostgreSQL through PgBouncer: the app is told so, as a deployment would be.
+_THROUGH_PGBOUNCER: set[str] = set()
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_url(postgresql_url: str) -> Iterator[str]:
+    """postgresql_url's database through PgBouncer in transaction mode."""
+    try:
+        bouncer = start_pgbouncer(ensure_pgbouncer(), make_url(ADMIN_URL))
+    except PgBouncerUnavailable as error:
+        if IN_CI:
+            pytest.fail(f"{error}; CI=true needs the PgBouncer runs of the suite")
+        pytest.skip(f"{error}; the PgBouncer runs of the suite are skipped")
+    url = bouncer.url_for(make_url(postgresql_url)).render_as_string(hide_password=False)
+    _THROUGH_PGBOUNCER.add(url)
+    yield url
+    _THROUGH_PGBOUNCER.discard(url)
+    bouncer.stop()
+
+
+def database_backends(*backends: str) -> Any:
+    """The `database_url` fixture, run once per backend: "sqlite", "postgresql", "pgbouncer"."""
+
+    @pytest.fixture(scope="session", params=backends)
+    def database_url(request: pytest.FixtureRequest) -> str:
+        url: str = request.getfixturevalue(f"{request.param}_url")
+        return url
+
+    return database_url
+
+
+database_url = database_backends("sqlite", "postgresql")
 
 
 @pytest.fixture
@@ -123,6 +154,8 @@ def _postgres_only(request: pytest.FixtureRequest) -> None:
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"database_url": database_url, "better_auth_secret": SECRET}
+    if database_url in _THROUGH_PGBOUNCER:
+        values["database_pool_mode"] = "transaction"
     values.update(overrides)
     return Settings(_env_file=None, **values)
 

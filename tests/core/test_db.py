@@ -38,7 +38,7 @@ def test_neon_url_is_translated_for_asyncpg() -> None:
     assert "statement_cache_size" not in connect_args
 
 
-def test_pooled_neon_endpoint_disables_prepared_statement_caches() -> None:
+def test_pooled_neon_endpoint_uses_unnamed_uncached_statements() -> None:
     url, connect_args = arguments(
         "postgresql://u:p@ep-cool-name-123456-pooler.us-east-2.aws.neon.tech/neondb?sslmode=require"
     )
@@ -47,15 +47,17 @@ def test_pooled_neon_endpoint_disables_prepared_statement_caches() -> None:
     assert connect_args["statement_cache_size"] == 0
     name_func = connect_args["prepared_statement_name_func"]
     assert callable(name_func)
-    assert name_func() != name_func()
+    assert name_func() == ""  # the unnamed statement: nothing outlives the next one
 
 
-def test_transaction_pool_mode_setting_has_the_same_effect() -> None:
+def test_transaction_pool_mode_setting_has_the_same_effect_on_postgresql_only() -> None:
     _url, connect_args = arguments(
         "postgresql://u@pgbouncer:6432/app", database_pool_mode="transaction"
     )
+    sqlite = make_settings("sqlite:///./local.db", database_pool_mode="transaction")
 
     assert connect_args["statement_cache_size"] == 0
+    assert not sqlite.transaction_pooled
 
 
 def test_sqlite_urls_use_aiosqlite() -> None:

@@ -6,6 +6,7 @@ import secrets
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -131,6 +132,15 @@ class Settings(BaseSettings):
         if self.better_auth_url:
             return f"{self.better_auth_url.rstrip('/')}/api/auth/jwks"
         return None
+
+    @cached_property
+    def transaction_pooled(self) -> bool:
+        """PostgreSQL behind a transaction-mode pooler: DATABASE_POOL_MODE=transaction, or
+        Neon's pooled endpoint (PgBouncer), whose host name ends in `-pooler`."""
+        url = urlsplit(self.sqlalchemy_url)
+        if not url.scheme.startswith("postgres"):
+            return False
+        return self.database_pool_mode == "transaction" or "-pooler" in (url.hostname or "")
 
     @cached_property
     def cursor_key(self) -> bytes:

@@ -3,7 +3,6 @@
 import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
-from uuid import uuid4
 
 from fastapi import Depends, Request
 from sqlalchemy import Table, event, exc
@@ -39,17 +38,21 @@ def engine_arguments(settings: Settings) -> tuple[URL, dict[str, Any]]:
     if isinstance(sslmode, str) and sslmode in _SSL_MODES:
         connect_args["ssl"] = sslmode
     url = url.difference_update_query(_LIBPQ_ONLY)
-    if settings.database_pool_mode == "transaction" or "-pooler" in (url.host or ""):
-        # PgBouncer in transaction mode hands each transaction to any server connection, so
-        # a statement prepared on one is unknown on the next: no caching, unique names.
+    if settings.transaction_pooled:
+        # A transaction-mode pooler gives each transaction whichever server connection is
+        # free, and the next transaction on it may be another client's. So statements are
+        # unnamed and uncached: asyncpg then sends each one's Parse again with its Bind and
+        # Execute, and the next statement replaces it, so none is left on a server
+        # connection. asyncpg closes a named one only later, when the client may already be
+        # on another server connection, where the Close does nothing.
         url = url.update_query_dict({"prepared_statement_cache_size": "0"})
         connect_args["statement_cache_size"] = 0
-        connect_args["prepared_statement_name_func"] = _unique_statement_name
+        connect_args["prepared_statement_name_func"] = _unnamed
     return url, connect_args
 
 
-def _unique_statement_name() -> str:
-    return f"__asyncpg_{uuid4()}__"
+def _unnamed() -> str:
+    return ""
 
 
 def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
@@ -78,8 +81,9 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
         url,
         connect_args=connect_args,
         # Reads and single-statement writes need no BEGIN/COMMIT round trips; routes that
-        # write with several statements ask for a transaction (get_transaction).
-        isolation_level="AUTOCOMMIT",
+        # write with several statements ask for a transaction (get_transaction). Behind a
+        # transaction-mode pooler everything runs in a transaction (see get_connection).
+        isolation_level="READ COMMITTED" if settings.transaction_pooled else "AUTOCOMMIT",
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_pool_timeout,
@@ -171,10 +175,17 @@ async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     """For routes that run one statement: it is its own transaction (autocommit).
 
     Skipping BEGIN and COMMIT saves two round trips on every read and single-statement write;
-    a statement is atomic either way.
+    a statement is atomic either way. Behind a transaction-mode pooler the request is one
+    transaction all the same: the pooler keeps a client on one server connection only while a
+    transaction is open, and asyncpg may need several exchanges for one statement. To look up
+    a type it has no codec for (a row type, an enum) it turns JIT off with a session-wide
+    set_config around the lookup; outside a transaction the SET and the one that undoes it
+    may reach different server connections, and JIT stays off for another client.
     """
-    engine: AsyncEngine = request.app.state.engine
-    async with request.app.state.connection_slots, engine.connect() as connection:
+    app = request.app
+    engine: AsyncEngine = app.state.engine
+    open_connection = engine.begin if app.state.settings.transaction_pooled else engine.connect
+    async with app.state.connection_slots, open_connection() as connection:
         yield connection
 
 
