@@ -102,3 +102,14 @@ async def test_a_task_created_with_only_a_title_is_valid_for_generated_clients(
     assert create["required"] == ["title"]
     assert not any("default" in field for field in create["properties"].values())
     assert create["properties"]["completed"]["description"] == "`false` when omitted."
+
+
+async def test_problem_errors_are_optional_and_extension_members_allowed(app: FastAPI) -> None:
+    # Bodies leave `errors` out unless there are some, and a 412 adds the current `task`: a
+    # generated client must not expect `errors: null` nor refuse `task`.
+    problem = app.openapi()["components"]["schemas"]["Problem"]
+
+    assert "errors" not in problem["required"]
+    assert problem["properties"]["errors"]["type"] == "array"
+    assert "default" not in problem["properties"]["errors"]
+    assert problem["additionalProperties"] is True

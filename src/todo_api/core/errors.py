@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exc
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
@@ -25,15 +25,26 @@ class ValidationIssue(BaseModel):
     msg: str
 
 
+def _optional_list(schema: dict[str, Any]) -> None:
+    # Left out of the body unless there are errors: optional, never null, to a typed client.
+    schema.pop("default")
+    schema.update(schema.pop("anyOf")[0])
+
+
 class Problem(BaseModel):
-    """An RFC 9457 problem document."""
+    """An RFC 9457 problem document. Extension members (section 3.2) may follow, such as the
+    current task on a 412."""
+
+    model_config = ConfigDict(extra="allow")
 
     type: str = Field(default="about:blank", examples=["about:blank"])
     title: str = Field(examples=["Not Found"])
     status: int = Field(examples=[404])
     detail: str = Field(examples=["Task not found"])
     errors: list[ValidationIssue] | None = Field(
-        default=None, description="Present on 400/422 validation errors: which input, and why."
+        default=None,
+        description="Present on 400/422 validation errors: which input, and why.",
+        json_schema_extra=_optional_list,
     )
 
 
