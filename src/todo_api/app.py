@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from todo_api import __version__
@@ -115,27 +115,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_age=600,
     )
     install_error_handlers(app)
+    # Routes are tried in order, so the busiest come first: the task routes and /me, then the
+    # same under the /api/v1 alias (frontends that version their base URL; listed once in the
+    # OpenAPI document), then the compatibility paths, which would take `v1` for a user id if
+    # they came before the alias.
+    for prefix, listed in (("/api", True), ("/api/v1", False)):
+        app.include_router(users_router, prefix=prefix, include_in_schema=listed)
+        app.include_router(
+            tasks_router, prefix=f"{prefix}/tasks", tags=["tasks"], include_in_schema=listed
+        )
+    for prefix, listed in (("/api/v1", False), ("/api", True)):
+        app.include_router(
+            tasks_router,
+            prefix=f"{prefix}/{{user_id}}/tasks",
+            tags=["compatibility"],
+            include_in_schema=listed,
+            dependencies=[Depends(require_path_user)],
+            responses=problem_responses(403),
+            generate_unique_id_function=lambda route: f"{route.name}_for_user",
+        )
     app.include_router(system_router)
-    # `/api/v1` first: its routes must win over `/api/{user_id}/tasks`, so `v1` is never taken
-    # for a user id. The alias serves frontends that version their base URL; it is the same
-    # API, so the OpenAPI document lists it once.
-    app.include_router(api_router(), prefix="/api/v1", include_in_schema=False)
-    app.include_router(api_router(), prefix="/api")
     install_openapi(app)
     return app
-
-
-def api_router() -> APIRouter:
-    """Every `/api` route: the task routes, `/me`, and the compatibility task paths."""
-    api = APIRouter()
-    api.include_router(users_router)
-    api.include_router(tasks_router, prefix="/tasks", tags=["tasks"])
-    api.include_router(
-        tasks_router,
-        prefix="/{user_id}/tasks",
-        tags=["compatibility"],
-        dependencies=[Depends(require_path_user)],
-        responses=problem_responses(403),
-        generate_unique_id_function=lambda route: f"{route.name}_for_user",
-    )
-    return api

@@ -1,17 +1,19 @@
 """The async engine, one session (and one transaction) per request, and fault classification."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import Table, event, exc
+from sqlalchemy import Executable, Table, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from todo_api.core.config import Settings
+from todo_api.core.sql import Compiled, compile_for
 
 # libpq's sslmode values map one to one onto asyncpg's `ssl` argument.
 _SSL_MODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
@@ -171,7 +173,71 @@ def is_unavailable(error: BaseException) -> bool:
     return type(error).__module__.startswith("asyncpg") and "Connection" in type(error).__name__
 
 
-async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+class Database:
+    """One request's database connection; repositories run their statements through it.
+
+    On PostgreSQL a statement runs on the asyncpg connection underneath SQLAlchemy's pooled
+    one, compiled once per process (`core.sql.compile_for`) and prepared once per connection
+    by asyncpg's statement cache: one round trip, and none of SQLAlchemy's per-execution work.
+    Elsewhere (SQLite, for development) statements run through SQLAlchemy as usual.
+    """
+
+    def __init__(self, connection: AsyncConnection, driver: Any | None) -> None:
+        self.connection = connection
+        self._driver = driver
+        self.dialect = connection.dialect.name
+
+    @classmethod
+    async def open(cls, connection: AsyncConnection) -> "Database":
+        if connection.dialect.name != "postgresql":
+            return cls(connection, None)
+        raw = await connection.get_raw_connection()
+        return cls(connection, raw.driver_connection)
+
+    def _compiled(self, statement: Executable) -> Compiled:
+        key = (self.dialect, statement)
+        compiled = _COMPILED.get(key)
+        if compiled is None:
+            compiled = _COMPILED[key] = compile_for(statement, self.connection.dialect)
+        return compiled
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """A transaction on the driver connection (PostgreSQL's default, READ COMMITTED)."""
+        assert self._driver is not None, "SQLite transactions are begun by SQLAlchemy"
+        async with self._driver.transaction():
+            yield
+
+    async def fetch(self, statement: Executable, params: dict[str, Any]) -> Sequence[Any]:
+        if self._driver is None:
+            return (await self.connection.execute(statement, params)).all()
+        compiled = self._compiled(statement)
+        rows: Sequence[Any] = await self._driver.fetch(compiled.sql, *compiled.arguments(params))
+        return rows
+
+    async def fetchrow(self, statement: Executable, params: dict[str, Any]) -> Any | None:
+        if self._driver is None:
+            return (await self.connection.execute(statement, params)).first()
+        compiled = self._compiled(statement)
+        return await self._driver.fetchrow(compiled.sql, *compiled.arguments(params))
+
+    async def fetchval(self, statement: Executable, params: dict[str, Any]) -> Any:
+        row = await self.fetchrow(statement, params)
+        return None if row is None else row[0]
+
+    async def execute(self, statement: Executable, params: dict[str, Any]) -> None:
+        if self._driver is None:
+            await self.connection.execute(statement, params)
+            return
+        compiled = self._compiled(statement)
+        await self._driver.execute(compiled.sql, *compiled.arguments(params))
+
+
+# Statements are module constants (or built once per listing shape), so this stays small.
+_COMPILED: dict[tuple[str, Executable], Compiled] = {}
+
+
+async def get_database(request: Request) -> AsyncIterator[Database]:
     """For routes that run one statement: it is its own transaction (autocommit).
 
     Skipping BEGIN and COMMIT saves two round trips on every read and single-statement write;
@@ -184,26 +250,31 @@ async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     """
     app = request.app
     engine: AsyncEngine = app.state.engine
-    open_connection = engine.begin if app.state.settings.transaction_pooled else engine.connect
-    async with app.state.connection_slots, open_connection() as connection:
-        yield connection
+    async with app.state.connection_slots, engine.connect() as connection:
+        database = await Database.open(connection)
+        if not app.state.settings.transaction_pooled:
+            yield database
+            return
+        async with database.transaction():
+            yield database
 
 
-async def get_transaction(request: Request) -> AsyncIterator[AsyncConnection]:
+async def get_transaction(request: Request) -> AsyncIterator[Database]:
     """For routes that write with several statements: one transaction, committed when the
     route returns and rolled back if it raises. Services never commit."""
     engine: AsyncEngine = request.app.state.engine
     async with request.app.state.connection_slots, engine.connect() as autocommit:
-        level = _TRANSACTIONAL[engine.dialect.name]
-        connection = await autocommit.execution_options(isolation_level=level)
+        if engine.dialect.name == "postgresql":
+            database = await Database.open(autocommit)
+            async with database.transaction():
+                yield database
+            return
+        # SQLite's own transactional mode, so SQLAlchemy issues BEGIN (and COMMIT).
+        connection = await autocommit.execution_options(isolation_level="SERIALIZABLE")
         async with connection.begin():
-            yield connection
-
-
-# Each dialect's own name for its default, transactional mode.
-_TRANSACTIONAL = {"postgresql": "READ COMMITTED", "sqlite": "SERIALIZABLE"}
+            yield Database(connection, None)
 
 
 # scope="function": commit before the response is sent, so a failed commit is never a 2xx.
-ConnectionDep = Annotated[AsyncConnection, Depends(get_connection, scope="function")]
-TransactionDep = Annotated[AsyncConnection, Depends(get_transaction, scope="function")]
+DatabaseDep = Annotated[Database, Depends(get_database, scope="function")]
+TransactionDep = Annotated[Database, Depends(get_transaction, scope="function")]

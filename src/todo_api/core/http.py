@@ -43,6 +43,15 @@ async def require_json_body(request: Request) -> None:
 JsonBody = Annotated[None, Depends(require_json_body)]
 
 
+class JSONText(Response):
+    """A JSON body that is already text (the database wrote it), sent as it is.
+
+    Routes that return one document its schema with `responses={...: {"model": ...}}`.
+    """
+
+    media_type = "application/json"
+
+
 class GuardMiddleware:
     """The edge of the application, for every HTTP request.
 

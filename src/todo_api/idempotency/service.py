@@ -4,19 +4,17 @@ import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from todo_api.core.columns import utcnow
-from todo_api.core.db import ConnectionSlots, upsert
+from todo_api.core.db import ConnectionSlots, Database
 from todo_api.core.errors import AppError
-from todo_api.idempotency.models import IdempotencyRecord
+from todo_api.idempotency import repository as records
 
 logger = logging.getLogger("todo_api.idempotency")
 
-RECORDS: Table = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 KEEP_FOR = timedelta(hours=24)
 
 
@@ -48,51 +46,48 @@ def _lock_id(owner: str, key: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-async def claim(db: AsyncConnection, *, owner: str, key: str, print_: str) -> Replay | None:
+async def claim(db: Database, *, owner: str, key: str, print_: str, now: datetime) -> Replay | None:
     """Take the key for this request (None), or return the earlier response to replay.
 
     On PostgreSQL a transaction-scoped advisory lock marks the request as in flight: a retry
     that arrives meanwhile cannot take it and gets 409 at once; it is released by the same
     commit or rollback that keeps or discards the task, so no half-done key survives a crash.
     """
-    if db.dialect.name == "postgresql":
-        taken = await db.scalar(select(func.pg_try_advisory_xact_lock(_lock_id(owner, key))))
-        if not taken:
-            raise RequestInFlight
-    record = (
-        await db.execute(
-            select(RECORDS.c.fingerprint, RECORDS.c.status_code, RECORDS.c.response).where(
-                RECORDS.c.user_id == owner,
-                RECORDS.c.key == key,
-                RECORDS.c.created_at >= utcnow() - KEEP_FOR,
-            )
-        )
-    ).one_or_none()
+    if db.dialect == "postgresql" and not await records.try_lock(db, lock_id=_lock_id(owner, key)):
+        raise RequestInFlight
+    record = await records.find(db, owner=owner, key=key, since=now - KEEP_FOR)
     if record is None:
         return None
-    if record.fingerprint != print_:
+    fingerprint, status_code, response = record[0], record[1], record[2]
+    if fingerprint != print_:
         raise KeyReused
-    return Replay(record.status_code, record.response)
+    return Replay(status_code, response)
 
 
 async def remember(
-    db: AsyncConnection, *, owner: str, key: str, print_: str, status_code: int, body: str
+    db: Database,
+    *,
+    owner: str,
+    key: str,
+    print_: str,
+    status_code: int,
+    body: str,
+    now: datetime,
 ) -> None:
-    """Store the response in the request's own transaction (an expired record is replaced)."""
-    values = {"fingerprint": print_, "status_code": status_code, "response": body}
-    statement = upsert(db.dialect.name, RECORDS).values(
-        user_id=owner, key=key, created_at=utcnow(), **values
+    """Store the response in the request's own transaction."""
+    await records.store(
+        db,
+        owner=owner,
+        key=key,
+        fingerprint=print_,
+        status_code=status_code,
+        response=body,
+        now=now,
     )
-    statement = statement.on_conflict_do_update(
-        index_elements=["user_id", "key"],
-        set_={**values, "created_at": statement.excluded.created_at},
-    )
-    await db.execute(statement)
 
 
-async def prune_expired(db: AsyncConnection) -> int:
-    result = await db.execute(delete(RECORDS).where(RECORDS.c.created_at < utcnow() - KEEP_FOR))
-    return int(getattr(result, "rowcount", 0) or 0)
+async def prune_expired(connection: AsyncConnection) -> int:
+    return await records.delete_older_than(connection, utcnow() - KEEP_FOR)
 
 
 async def prune_forever(engine: AsyncEngine, slots: ConnectionSlots, every: float) -> None:

@@ -8,13 +8,15 @@ from pydantic import ValidationError
 
 from todo_api.core import conditional
 from todo_api.core.auth import CurrentUser
+from todo_api.core.columns import utcnow
 from todo_api.core.conditional import IfMatch, IfNoneMatch, etag
 from todo_api.core.config import Settings
-from todo_api.core.db import ConnectionDep, TransactionDep
+from todo_api.core.db import DatabaseDep, TransactionDep
 from todo_api.core.errors import UNAUTHENTICATED, problem_responses
-from todo_api.core.http import MAX_BODY_BYTES, JsonBody
+from todo_api.core.http import MAX_BODY_BYTES, JsonBody, JSONText
 from todo_api.core.openapi import query_parameters
 from todo_api.tasks import service
+from todo_api.tasks.repository import StoredTask
 from todo_api.tasks.schemas import (
     PAGE_MAX,
     CompletionUpdate,
@@ -54,7 +56,7 @@ _TASK_LINKS = {
     ]
 }
 _CHANGE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"headers": _ETAG},
+    200: {"model": TaskRead, "headers": _ETAG},
     **problem_responses(404, 412, 413, 415, 422),
 }
 IdempotencyKey = Annotated[
@@ -96,8 +98,11 @@ ListQuery = Annotated[TaskListQuery, Depends(list_query)]
 @router.get(
     "",
     openapi_extra={"parameters": query_parameters(TaskListQuery)},
+    response_model=None,
+    response_class=JSONText,
     responses={
         200: {
+            "model": list[TaskRead],
             "headers": {
                 "X-Total-Count": {
                     "description": "Tasks matching the filters",
@@ -107,7 +112,7 @@ ListQuery = Annotated[TaskListQuery, Depends(list_query)]
                     "description": 'RFC 8288 `<...>; rel="next"` while more remain',
                     "schema": {"type": "string"},
                 },
-            }
+            },
         },
         **problem_responses(400),
     },
@@ -118,8 +123,8 @@ async def list_tasks(
     # Dependencies run in this order: who is asking (401, rate limit) before what they ask.
     user: CurrentUser,
     query: ListQuery,
-    db: ConnectionDep,
-) -> list[TaskRead]:
+    db: DatabaseDep,
+) -> str:
     """List your tasks: filter, search, sort; paging in the Link and X-Total-Count headers."""
     # The app's settings, read from the request this route already has: one dependency less
     # to resolve on the busiest route.
@@ -138,15 +143,21 @@ async def list_tasks(
             )
         )
         response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
-    return page.tasks
+    return page.json
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     max_body_size=MAX_BODY_BYTES,
+    response_model=None,
+    response_class=JSONText,
     responses={
-        201: {"headers": {**_LOCATION, **_ETAG, **_REPLAYED}, "links": _TASK_LINKS},
+        201: {
+            "model": TaskRead,
+            "headers": {**_LOCATION, **_ETAG, **_REPLAYED},
+            "links": _TASK_LINKS,
+        },
         **problem_responses(400, 409, 413, 415, 422),
     },
 )
@@ -157,10 +168,12 @@ async def create_task(
     db: TransactionDep,
     _: JsonBody,
     idempotency_key: IdempotencyKey = None,
-) -> TaskRead:
+) -> str:
     """Create a task. With an Idempotency-Key, a retry returns the first response instead."""
     key = idempotency_key.strip('"') if idempotency_key else None
-    created = await service.create_task(db, owner=user.user_id, data=data, idempotency_key=key)
+    created = await service.create_task(
+        db, owner=user.user_id, data=data, now=utcnow(), idempotency_key=key
+    )
     response.headers["Location"] = f"/api/tasks/{created.task.id}"
     if created.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -169,16 +182,21 @@ async def create_task(
 
 @router.get(
     "/{task_id}",
-    response_model=TaskRead,
-    responses={200: {"headers": _ETAG}, 304: {"description": "Not modified"}, **_NOT_FOUND},
+    response_model=None,
+    response_class=JSONText,
+    responses={
+        200: {"model": TaskRead, "headers": _ETAG},
+        304: {"description": "Not modified"},
+        **_NOT_FOUND,
+    },
 )
 async def get_task(
     task_id: TaskId,
     response: Response,
     user: CurrentUser,
-    db: ConnectionDep,
+    db: DatabaseDep,
     if_none_match: IfNoneMatch = None,
-) -> TaskRead | Response:
+) -> str | Response:
     """Read one of your tasks; with If-None-Match, 304 while your copy is current."""
     task = await service.get_task(db, owner=user.user_id, task_id=task_id)
     known = conditional.parse(if_none_match)
@@ -192,16 +210,17 @@ async def update_task(
     changes: TaskUpdate,
     response: Response,
     user: CurrentUser,
-    db: ConnectionDep,
+    db: DatabaseDep,
     _: JsonBody,
     if_match: IfMatch = None,
-) -> TaskRead:
+) -> str:
     """Update a task: fields you omit stay as they are."""
     task = await service.update_task(
         db,
         owner=user.user_id,
         task_id=task_id,
         changes=changes,
+        now=utcnow(),
         if_match=conditional.parse(if_match),
     )
     return _tagged(response, task)
@@ -214,27 +233,36 @@ for _method, _name in (("PUT", "replace_task"), ("PATCH", "patch_task")):
         update_task,
         methods=[_method],
         name=_name,
+        response_model=None,
+        response_class=JSONText,
         responses=_CHANGE_RESPONSES,
         max_body_size=MAX_BODY_BYTES,
     )
 
 
-@router.patch("/{task_id}/complete", responses=_CHANGE_RESPONSES, max_body_size=MAX_BODY_BYTES)
+@router.patch(
+    "/{task_id}/complete",
+    response_model=None,
+    response_class=JSONText,
+    responses=_CHANGE_RESPONSES,
+    max_body_size=MAX_BODY_BYTES,
+)
 async def complete_task(
     task_id: TaskId,
     response: Response,
     user: CurrentUser,
-    db: ConnectionDep,
+    db: DatabaseDep,
     _: JsonBody,
     body: Annotated[CompletionUpdate | None, Body()] = None,
     if_match: IfMatch = None,
-) -> TaskRead:
+) -> str:
     """Toggle completion atomically, or set it with `{"completed": true|false}`."""
     task = await service.set_completed(
         db,
         owner=user.user_id,
         task_id=task_id,
         completed=body.completed if body is not None else None,
+        now=utcnow(),
         if_match=conditional.parse(if_match),
     )
     return _tagged(response, task)
@@ -246,7 +274,7 @@ async def complete_task(
     responses=problem_responses(404, 412),
 )
 async def delete_task(
-    task_id: TaskId, user: CurrentUser, db: ConnectionDep, if_match: IfMatch = None
+    task_id: TaskId, user: CurrentUser, db: DatabaseDep, if_match: IfMatch = None
 ) -> None:
     """Delete a task."""
     await service.delete_task(
@@ -254,6 +282,6 @@ async def delete_task(
     )
 
 
-def _tagged(response: Response, task: TaskRead) -> TaskRead:
+def _tagged(response: Response, task: StoredTask) -> str:
     response.headers["ETag"] = etag(task.version)
-    return task
+    return task.json

@@ -1,7 +1,7 @@
 from fastapi import APIRouter
 
 from todo_api.core.auth import CurrentUser
-from todo_api.core.db import ConnectionDep
+from todo_api.core.db import DatabaseDep
 from todo_api.core.errors import UNAUTHENTICATED
 from todo_api.tasks import service as tasks
 from todo_api.users.schemas import Me
@@ -10,6 +10,6 @@ router = APIRouter(tags=["users"], responses=UNAUTHENTICATED)
 
 
 @router.get("/me")
-async def read_me(user: CurrentUser, db: ConnectionDep) -> Me:
+async def read_me(user: CurrentUser, db: DatabaseDep) -> Me:
     """Who the token says you are, and how many tasks you have."""
     return Me(user_id=user.user_id, tasks=await tasks.count_tasks(db, owner=user.user_id))
