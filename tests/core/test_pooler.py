@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import bearer, client_for, client_with, make_settings, running
 from tests.pgbouncer import SERVER_CONNECTIONS
-from todo_api.core.db import ConnectionDep
+from todo_api.core.db import DatabaseDep
 
 # Parameters PgBouncer itself keeps in step on its server connections, with SET.
 _POOLER_TRACKED = [
@@ -107,8 +107,8 @@ async def test_a_statement_whose_types_asyncpg_looks_up_leaves_no_setting_behind
     async with running(make_settings(pgbouncer_url, rate_limit_enabled=False)) as app:
 
         @app.get("/row-type")
-        async def row_type(db: ConnectionDep) -> None:
-            await db.execute(text("SELECT NULL::users"))
+        async def row_type(db: DatabaseDep) -> None:
+            await db.execute(text("SELECT NULL::users"), {})
 
         async with client_for(app) as client, anyio.create_task_group() as group:
             for _ in range(30):
