@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.pgbouncer import PgBouncerUnavailable, ensure_pgbouncer, start_pgbouncer
 from todo_api.app import create_app
+from todo_api.core.clock import SYSTEM_CLOCK, Clock
 from todo_api.core.config import Settings
 from todo_api.core.db import create_engine
 from todo_api.migrations import upgrade
@@ -166,7 +167,7 @@ def settings(database_url: str) -> Settings:
 
 
 async def _clean(app: FastAPI) -> None:
-    await _delete_rows(app.state.engine)
+    await _delete_rows(app.state.runtime.engine)
 
 
 async def _delete_rows(engine: AsyncEngine) -> None:
@@ -190,12 +191,14 @@ def wipe(database_url: str) -> None:
 
 
 @asynccontextmanager
-async def running(settings: Settings, *, clean: bool = True) -> AsyncIterator[FastAPI]:
+async def running(
+    settings: Settings, *, clean: bool = True, clock: Clock = SYSTEM_CLOCK
+) -> AsyncIterator[FastAPI]:
     """The app with its lifespan running on an empty database, emptied again afterwards.
 
-    `clean=False` for a database that cannot be reached.
+    `clean=False` for a database that cannot be reached; `clock` for tests that set the time.
     """
-    application = create_app(settings)
+    application = create_app(settings, clock=clock)
     async with application.router.lifespan_context(application):
         if clean:
             await _clean(application)
@@ -265,7 +268,7 @@ class Rows:
     """Reads the database directly, to assert on what was stored rather than what was said."""
 
     def __init__(self, app: FastAPI):
-        self._engine = app.state.engine
+        self._engine = app.state.runtime.engine
 
     async def __call__(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         async with self._engine.connect() as connection:

@@ -10,9 +10,11 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from todo_api import __version__
-from todo_api.core.auth import TokenVerifier, require_path_user
+from todo_api.core.auth import TokenVerifier
+from todo_api.core.clock import SYSTEM_CLOCK, Clock
 from todo_api.core.config import Settings, get_settings
 from todo_api.core.db import ConnectionSlots, create_engine
+from todo_api.core.deps import require_path_user
 from todo_api.core.errors import install_error_handlers, problem_responses
 from todo_api.core.heap import server_heap
 from todo_api.core.http import GuardMiddleware
@@ -20,6 +22,7 @@ from todo_api.core.lifecycle import Lifecycle
 from todo_api.core.logging import configure_logging
 from todo_api.core.openapi import install_openapi
 from todo_api.core.ratelimit import RateLimiter
+from todo_api.core.state import Runtime
 from todo_api.idempotency.service import prune_forever
 from todo_api.system.routes import router as system_router
 from todo_api.tasks.routes import router as tasks_router
@@ -33,27 +36,39 @@ identically, under `/api/v1/...`.
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
-    engine = create_engine(settings)
-    slots = ConnectionSlots(settings)
     http_client = httpx.AsyncClient()
-
-    lifecycle = Lifecycle()
+    runtime = Runtime(
+        settings=settings,
+        clock=clock,
+        engine=create_engine(settings),
+        connection_slots=ConnectionSlots(settings),
+        verifier=TokenVerifier(settings, http_client),
+        rate_limiter=RateLimiter(settings, clock=clock) if settings.rate_limit_enabled else None,
+        lifecycle=Lifecycle(),
+        http_client=http_client,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        restore_sigterm = lifecycle.drain_on_sigterm(settings.shutdown_drain_seconds)
+        restore_sigterm = runtime.lifecycle.drain_on_sigterm(settings.shutdown_drain_seconds)
         pruning = asyncio.create_task(
-            prune_forever(engine, slots, every=settings.idempotency_prune_seconds)
+            prune_forever(
+                runtime.engine,
+                runtime.connection_slots,
+                every=settings.idempotency_prune_seconds,
+            )
         )
         with server_heap():
             yield
         pruning.cancel()
         restore_sigterm()
+        if runtime.rate_limiter is not None:
+            await runtime.rate_limiter.aclose()
         await http_client.aclose()
-        await engine.dispose()
+        await runtime.engine.dispose()
 
     docs = settings.docs_enabled
     app = FastAPI(
@@ -70,13 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
     )
-    app.state.settings = settings
-    app.state.engine = engine
-    app.state.connection_slots = slots
-    app.state.verifier = TokenVerifier(settings, http_client)
-    app.state.rate_limiter = RateLimiter(settings) if settings.rate_limit_enabled else None
-    app.state.http_client = http_client
-    app.state.lifecycle = lifecycle
+    app.state.runtime = runtime  # read through `core.deps.runtime`, typed
 
     app.add_middleware(GuardMiddleware)
     app.add_middleware(

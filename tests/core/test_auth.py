@@ -239,7 +239,7 @@ def client_url(client: httpx.AsyncClient) -> str:
     """The database URL of the app behind `client`, for a second, differently configured app."""
     transport = client._transport
     assert isinstance(transport, httpx.ASGITransport)
-    url: str = transport.app.state.settings.database_url  # type: ignore[attr-defined]
+    url: str = transport.app.state.runtime.settings.database_url  # type: ignore[attr-defined]
     return url
 
 

@@ -109,7 +109,7 @@ async def test_a_database_error_that_is_a_bug_is_a_bare_500(database_url: str) -
     async with client_with(database_url) as client:
         transport = client._transport
         assert isinstance(transport, httpx.ASGITransport)
-        engine = transport.app.state.engine  # type: ignore[attr-defined]
+        engine = transport.app.state.runtime.engine  # type: ignore[attr-defined]
         async with engine.begin() as connection:
             await connection.exec_driver_sql("ALTER TABLE tasks RENAME COLUMN title TO title_gone")
         try:
@@ -154,7 +154,7 @@ async def test_no_free_connection_within_the_pool_timeout_is_a_503(database_url:
         database_url, database_pool_size=1, database_max_overflow=0, database_pool_timeout=0.2
     )
     async with running(settings) as app, client_for(app) as client:
-        async with app.state.connection_slots:  # every connection is taken
+        async with app.state.runtime.connection_slots:  # every connection is taken
             started = time.monotonic()
             response = await client.get("/api/tasks", headers=bearer("alice"))
             waited = time.monotonic() - started
@@ -182,8 +182,8 @@ async def test_by_default_steady_load_reuses_pooled_connections_instead_of_openi
     # overflow (the former 10 + 5: 34 connections opened here) a load that keeps more than the
     # pool size busy opens a connection (a TLS handshake, a server process) again and again.
     opened: list[object] = []
-    event.listen(app.state.engine.sync_engine, "connect", lambda *_: opened.append(1))
-    settings = app.state.settings
+    event.listen(app.state.runtime.engine.sync_engine, "connect", lambda *_: opened.append(1))
+    settings = app.state.runtime.settings
 
     for _ in range(5):
         responses = await asyncio.gather(

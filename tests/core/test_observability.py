@@ -1,5 +1,6 @@
 """Logs and request ids: one JSON access line per request, security events, no secrets."""
 
+import dataclasses
 import json
 import logging
 from collections.abc import Iterator
@@ -137,7 +138,8 @@ async def test_an_unhandled_error_is_a_problem_500_with_cors_and_request_id(
         transport = client._transport
         assert isinstance(transport, httpx.ASGITransport)
         # Break one dependency the way a bug would: the verifier itself raises.
-        transport.app.state.verifier = None  # type: ignore[attr-defined]
+        state = transport.app.state  # type: ignore[attr-defined]
+        state.runtime = dataclasses.replace(state.runtime, verifier=None)
         response = await client.get(
             "/api/tasks", headers={**bearer("alice"), "Origin": "http://localhost:3000"}
         )

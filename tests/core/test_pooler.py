@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import bearer, client_for, client_with, make_settings, running
 from tests.pgbouncer import SERVER_CONNECTIONS
-from todo_api.core.db import DatabaseDep
+from todo_api.core.deps import DatabaseDep
 
 # Parameters PgBouncer itself keeps in step on its server connections, with SET.
 _POOLER_TRACKED = [

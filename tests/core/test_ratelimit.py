@@ -126,15 +126,10 @@ async def refused(charge: Coroutine[Any, Any, Quota | None]) -> dict[str, str]:
 async def clocked_client(
     database_url: str, clock: Clock, **overrides: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """A client for the app, its limiter reading `clock` (requests find it on app.state)."""
+    """A client for the app, running on `clock`."""
     app_settings = make_settings(database_url, **overrides)
-    limiter = RateLimiter(app_settings, clock=clock)
-    async with running(app_settings) as application, client_for(application) as http:
-        application.state.rate_limiter = limiter
-        try:
-            yield http
-        finally:
-            await limiter.aclose()
+    async with running(app_settings, clock=clock) as application, client_for(application) as http:
+        yield http
 
 
 async def test_a_user_over_budget_gets_429_with_retry_after(

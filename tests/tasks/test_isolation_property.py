@@ -130,8 +130,8 @@ def make_machine(database_url: str) -> type[RuleBasedStateMachine]:
             async def close() -> None:
                 await self.client.aclose()
                 await _clean(self.app)
-                await self.app.state.http_client.aclose()
-                await self.app.state.engine.dispose()
+                await self.app.state.runtime.http_client.aclose()
+                await self.app.state.runtime.engine.dispose()
 
             self.runner.run(close())
             self.runner.close()

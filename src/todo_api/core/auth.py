@@ -6,18 +6,13 @@ import time
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
 import jwt
-from fastapi import Depends, Request, Response
-from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
-from fastapi.security.base import SecurityBase
-from fastapi.security.utils import get_authorization_scheme_param
 
 from todo_api.core.config import Settings
 from todo_api.core.errors import AppError, ServiceUnavailable
-from todo_api.core.ratelimit import RateLimiter
 
 logger = logging.getLogger("todo_api.auth")
 
@@ -283,58 +278,3 @@ def _user_id(claims: Mapping[str, Any]) -> str:
 
 
 _UNSTORABLE = frozenset({"Cc", "Cs"})
-
-
-class BearerAuthentication(SecurityBase):
-    """The caller, from `Authorization: Bearer <token>`, in a single dependency.
-
-    OpenAPI documents it as the HTTP bearer scheme, as FastAPI's HTTPBearer would be; used as
-    a sub-dependency, HTTPBearer cost a second dependency resolution on every request.
-    """
-
-    def __init__(self) -> None:
-        self.model = HTTPBearerModel(
-            description="A Better Auth JWT: HS256/384/512 with BETTER_AUTH_SECRET, "
-            "or its JWKS keys."
-        )
-        self.scheme_name = "HTTPBearer"
-
-    async def __call__(self, request: Request, response: Response) -> Principal:
-        limiter: RateLimiter | None = request.app.state.rate_limiter
-        verifier: TokenVerifier = request.app.state.verifier
-        scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
-        try:
-            if scheme.lower() != "bearer" or not token:
-                raise MissingCredentials
-            principal = await verifier.verify(token)
-        except (MissingCredentials, InvalidToken) as error:
-            address = request.client.host if request.client else "unknown"
-            logger.warning(
-                "authentication failed: %s",
-                error.message,
-                extra={"event": "auth_failed", "client": address},
-            )
-            # Guessing tokens costs the guesser: failures are budgeted per client address.
-            if limiter is not None:
-                await limiter.charge_anonymous(address)
-            raise
-        request.state.user_id = principal.user_id
-        if limiter is not None and (quota := await limiter.charge_user(principal.user_id)):
-            response.headers.update(quota.headers)
-        return principal
-
-
-authenticate = BearerAuthentication()
-CurrentUser = Annotated[Principal, Depends(authenticate)]
-
-
-async def require_path_user(user_id: str, user: CurrentUser) -> None:
-    """For the `/api/{user_id}/tasks` compatibility paths: the path must name the caller."""
-    if user_id != user.user_id:
-        logger.warning(
-            "user %s used the path of user %s",
-            user.user_id,
-            user_id,
-            extra={"event": "path_user_mismatch", "user_id": user.user_id},
-        )
-        raise PathUserMismatch

@@ -3,9 +3,8 @@
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
 from sqlalchemy import Executable, Table, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
@@ -201,6 +200,20 @@ class Database:
             compiled = _COMPILED[key] = compile_for(statement, self.connection.dialect)
         return compiled
 
+    @classmethod
+    @asynccontextmanager
+    async def begin(cls, connection: AsyncConnection) -> AsyncIterator["Database"]:
+        """One transaction on `connection`: committed on exit, rolled back on an error."""
+        if connection.dialect.name == "postgresql":
+            database = await cls.open(connection)
+            async with database.transaction():
+                yield database
+            return
+        # SQLite's own transactional mode, so SQLAlchemy issues BEGIN (and COMMIT).
+        transactional = await connection.execution_options(isolation_level="SERIALIZABLE")
+        async with transactional.begin():
+            yield cls(transactional, None)
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
         """A transaction on the driver connection (PostgreSQL's default, READ COMMITTED)."""
@@ -235,46 +248,3 @@ class Database:
 
 # Statements are module constants (or built once per listing shape), so this stays small.
 _COMPILED: dict[tuple[str, Executable], Compiled] = {}
-
-
-async def get_database(request: Request) -> AsyncIterator[Database]:
-    """For routes that run one statement: it is its own transaction (autocommit).
-
-    Skipping BEGIN and COMMIT saves two round trips on every read and single-statement write;
-    a statement is atomic either way. Behind a transaction-mode pooler the request is one
-    transaction all the same: the pooler keeps a client on one server connection only while a
-    transaction is open, and asyncpg may need several exchanges for one statement. To look up
-    a type it has no codec for (a row type, an enum) it turns JIT off with a session-wide
-    set_config around the lookup; outside a transaction the SET and the one that undoes it
-    may reach different server connections, and JIT stays off for another client.
-    """
-    app = request.app
-    engine: AsyncEngine = app.state.engine
-    async with app.state.connection_slots, engine.connect() as connection:
-        database = await Database.open(connection)
-        if not app.state.settings.transaction_pooled:
-            yield database
-            return
-        async with database.transaction():
-            yield database
-
-
-async def get_transaction(request: Request) -> AsyncIterator[Database]:
-    """For routes that write with several statements: one transaction, committed when the
-    route returns and rolled back if it raises. Services never commit."""
-    engine: AsyncEngine = request.app.state.engine
-    async with request.app.state.connection_slots, engine.connect() as autocommit:
-        if engine.dialect.name == "postgresql":
-            database = await Database.open(autocommit)
-            async with database.transaction():
-                yield database
-            return
-        # SQLite's own transactional mode, so SQLAlchemy issues BEGIN (and COMMIT).
-        connection = await autocommit.execution_options(isolation_level="SERIALIZABLE")
-        async with connection.begin():
-            yield Database(connection, None)
-
-
-# scope="function": commit before the response is sent, so a failed commit is never a 2xx.
-DatabaseDep = Annotated[Database, Depends(get_database, scope="function")]
-TransactionDep = Annotated[Database, Depends(get_transaction, scope="function")]

@@ -2,11 +2,11 @@
 
 import asyncio
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from todo_api.core.deps import RuntimeDep
 from todo_api.core.errors import ServiceUnavailable, problem_responses
 
 router = APIRouter(tags=["operations"])
@@ -24,13 +24,12 @@ async def health() -> Health:
 
 
 @router.get("/ready", responses=problem_responses(503))
-async def ready(request: Request) -> Health:
+async def ready(app: RuntimeDep) -> Health:
     """200 when the database answers a query, else 503 (also while shutting down)."""
-    if request.app.state.lifecycle.draining:
+    if app.lifecycle.draining:
         raise ServiceUnavailable("Shutting down")
-    engine: AsyncEngine = request.app.state.engine
     try:
-        async with asyncio.timeout(READY_TIMEOUT_SECONDS), engine.connect() as connection:
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS), app.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception as error:
         raise ServiceUnavailable("The database is not answering") from error

@@ -1,0 +1,128 @@
+"""The dependencies routes declare: the app's runtime, the caller, their rate limit, and a
+database connection (autocommit or one transaction)."""
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security.base import SecurityBase
+from fastapi.security.utils import get_authorization_scheme_param
+
+from todo_api.core.auth import InvalidToken, MissingCredentials, PathUserMismatch, Principal
+from todo_api.core.db import Database
+from todo_api.core.state import Runtime
+
+logger = logging.getLogger("todo_api.auth")
+
+
+def runtime(request: Request) -> Runtime:
+    """The app's runtime, set once by `create_app`."""
+    built: Runtime = request.app.state.runtime
+    return built
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+class BearerAuthentication(SecurityBase):
+    """The caller, from `Authorization: Bearer <token>`, in a single dependency.
+
+    OpenAPI documents it as the HTTP bearer scheme, as FastAPI's HTTPBearer would be; used as
+    a sub-dependency, HTTPBearer cost a second dependency resolution on every request.
+    """
+
+    def __init__(self) -> None:
+        self.model = HTTPBearerModel(
+            description="A Better Auth JWT: HS256/384/512 with BETTER_AUTH_SECRET, "
+            "or its JWKS keys."
+        )
+        self.scheme_name = "HTTPBearer"
+
+    async def __call__(self, request: Request) -> Principal:
+        app = runtime(request)
+        scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+        try:
+            if scheme.lower() != "bearer" or not token:
+                raise MissingCredentials
+            principal = await app.verifier.verify(token)
+        except (MissingCredentials, InvalidToken) as error:
+            address = request.client.host if request.client else "unknown"
+            logger.warning(
+                "authentication failed: %s",
+                error.message,
+                extra={"event": "auth_failed", "client": address},
+            )
+            # Guessing tokens costs the guesser: failures are budgeted per client address.
+            if app.rate_limiter is not None:
+                await app.rate_limiter.charge_anonymous(address)
+            raise
+        request.state.user_id = principal.user_id  # for the access log
+        return principal
+
+
+authenticate = BearerAuthentication()
+CurrentUser = Annotated[Principal, Depends(authenticate)]
+
+
+async def rate_limit(request: Request, response: Response, user: CurrentUser) -> None:
+    """Count the request against the caller's budget: 429 when it is spent; the remaining
+    budget in the RateLimit headers otherwise."""
+    limiter = runtime(request).rate_limiter
+    if limiter is not None and (quota := await limiter.charge_user(user.user_id)):
+        response.headers.update(quota.headers)
+
+
+# For a router's `dependencies`: authenticated first, then counted.
+RATE_LIMITED = Depends(rate_limit)
+
+
+async def require_path_user(user_id: str, user: CurrentUser) -> None:
+    """For the `/api/{user_id}/tasks` compatibility paths: the path must name the caller."""
+    if user_id != user.user_id:
+        logger.warning(
+            "user %s used the path of user %s",
+            user.user_id,
+            user_id,
+            extra={"event": "path_user_mismatch", "user_id": user.user_id},
+        )
+        raise PathUserMismatch
+
+
+async def get_database(request: Request) -> AsyncIterator[Database]:
+    """For routes that run one statement: it is its own transaction (autocommit).
+
+    Skipping BEGIN and COMMIT saves two round trips on every read and single-statement write;
+    a statement is atomic either way. Behind a transaction-mode pooler the request is one
+    transaction all the same: the pooler keeps a client on one server connection only while a
+    transaction is open, and asyncpg may need several exchanges for one statement. To look up
+    a type it has no codec for (a row type, an enum) it turns JIT off with a session-wide
+    set_config around the lookup; outside a transaction the SET and the one that undoes it
+    may reach different server connections, and JIT stays off for another client.
+    """
+    app = runtime(request)
+    async with app.connection_slots, app.engine.connect() as connection:
+        database = await Database.open(connection)
+        if not app.settings.transaction_pooled:
+            yield database
+            return
+        async with database.transaction():
+            yield database
+
+
+async def get_transaction(request: Request) -> AsyncIterator[Database]:
+    """For routes that write with several statements: one transaction, committed when the
+    route returns and rolled back if it raises. Services never commit."""
+    app = runtime(request)
+    async with (
+        app.connection_slots,
+        app.engine.connect() as connection,
+        Database.begin(connection) as database,
+    ):
+        yield database
+
+
+# scope="function": commit before the response is sent, so a failed commit is never a 2xx.
+DatabaseDep = Annotated[Database, Depends(get_database, scope="function")]
+TransactionDep = Annotated[Database, Depends(get_transaction, scope="function")]
