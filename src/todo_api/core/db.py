@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import Executable, Table, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
@@ -168,8 +169,17 @@ def is_unavailable(error: BaseException) -> bool:
         cause = error.orig.__cause__ if error.orig is not None else None
         sqlstate = getattr(error.orig, "sqlstate", None) or getattr(cause, "sqlstate", None)
         return isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
-    # asyncpg raises its own connection errors when connecting, unwrapped by SQLAlchemy.
-    return type(error).__module__.startswith("asyncpg") and "Connection" in type(error).__name__
+    # Statements run on the asyncpg connection itself (Database) raise asyncpg's own errors.
+    if isinstance(error, asyncpg.PostgresError):
+        return str(error.sqlstate).startswith(_UNAVAILABLE_SQLSTATES)
+    # A connection that broke mid-statement (closed, or its protocol state left mid-exchange).
+    return isinstance(error, asyncpg.InternalClientError | asyncpg.InterfaceError) and (
+        "connection" in str(error).lower() or isinstance(error, asyncpg.InternalClientError)
+    )
+
+
+# What statements on the driver connection raise, for the error handlers to classify.
+DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
 
 
 class Database:

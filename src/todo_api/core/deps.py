@@ -17,10 +17,15 @@ from todo_api.core.state import Runtime
 logger = logging.getLogger("todo_api.auth")
 
 
-def runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
     """The app's runtime, set once by `create_app`."""
     built: Runtime = request.app.state.runtime
     return built
+
+
+async def runtime(request: Request) -> Runtime:
+    # A coroutine: FastAPI runs a plain function dependency in a worker thread.
+    return runtime_of(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
@@ -41,7 +46,7 @@ class BearerAuthentication(SecurityBase):
         self.scheme_name = "HTTPBearer"
 
     async def __call__(self, request: Request) -> Principal:
-        app = runtime(request)
+        app = runtime_of(request)
         scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
         try:
             if scheme.lower() != "bearer" or not token:
@@ -69,7 +74,7 @@ CurrentUser = Annotated[Principal, Depends(authenticate)]
 async def rate_limit(request: Request, response: Response, user: CurrentUser) -> None:
     """Count the request against the caller's budget: 429 when it is spent; the remaining
     budget in the RateLimit headers otherwise."""
-    limiter = runtime(request).rate_limiter
+    limiter = runtime_of(request).rate_limiter
     if limiter is not None and (quota := await limiter.charge_user(user.user_id)):
         response.headers.update(quota.headers)
 
@@ -101,7 +106,7 @@ async def get_database(request: Request) -> AsyncIterator[Database]:
     set_config around the lookup; outside a transaction the SET and the one that undoes it
     may reach different server connections, and JIT stays off for another client.
     """
-    app = runtime(request)
+    app = runtime_of(request)
     async with app.connection_slots, app.engine.connect() as connection:
         database = await Database.open(connection)
         if not app.settings.transaction_pooled:
@@ -114,7 +119,7 @@ async def get_database(request: Request) -> AsyncIterator[Database]:
 async def get_transaction(request: Request) -> AsyncIterator[Database]:
     """For routes that write with several statements: one transaction, committed when the
     route returns and rolled back if it raises. Services never commit."""
-    app = runtime(request)
+    app = runtime_of(request)
     async with (
         app.connection_slots,
         app.engine.connect() as connection,

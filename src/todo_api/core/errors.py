@@ -12,7 +12,7 @@ from sqlalchemy import exc
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from todo_api.core.db import is_unavailable
+from todo_api.core.db import DRIVER_ERRORS, is_unavailable
 
 logger = logging.getLogger("todo_api")
 
@@ -221,6 +221,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     # Connection failures surface as SQLAlchemy errors, or raw OSError/TimeoutError on connect.
-    for error_type in (exc.DBAPIError, exc.TimeoutError, OSError):
+    for error_type in (exc.DBAPIError, exc.TimeoutError, OSError, *DRIVER_ERRORS):
         app.add_exception_handler(error_type, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)
