@@ -13,7 +13,8 @@ from todo_api import __version__
 from todo_api.core.auth import TokenVerifier
 from todo_api.core.clock import SYSTEM_CLOCK, Clock
 from todo_api.core.config import Settings, get_settings
-from todo_api.core.db import ConnectionSlots, create_engine
+from todo_api.core.connections import DatabasePool
+from todo_api.core.db import create_engine
 from todo_api.core.deps import require_path_user
 from todo_api.core.errors import install_error_handlers, problem_responses
 from todo_api.core.heap import server_heap
@@ -43,8 +44,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
     runtime = Runtime(
         settings=settings,
         clock=clock,
-        engine=create_engine(settings),
-        connection_slots=ConnectionSlots(settings),
+        databases=DatabasePool(settings, create_engine(settings)),
         verifier=TokenVerifier(settings, http_client),
         rate_limiter=RateLimiter(settings, clock=clock) if settings.rate_limit_enabled else None,
         lifecycle=Lifecycle(),
@@ -54,12 +54,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         restore_sigterm = runtime.lifecycle.drain_on_sigterm(settings.shutdown_drain_seconds)
+        await runtime.databases.open()
         pruning = asyncio.create_task(
-            prune_forever(
-                runtime.engine,
-                runtime.connection_slots,
-                every=settings.idempotency_prune_seconds,
-            )
+            prune_forever(runtime.databases, clock, every=settings.idempotency_prune_seconds)
         )
         with server_heap():
             yield
@@ -68,7 +65,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
         if runtime.rate_limiter is not None:
             await runtime.rate_limiter.aclose()
         await http_client.aclose()
-        await runtime.engine.dispose()
+        await runtime.databases.close()
 
     docs = settings.docs_enabled
     app = FastAPI(

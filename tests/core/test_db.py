@@ -6,9 +6,9 @@ import time
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, exc
+from sqlalchemy import exc
 
-from tests.conftest import bearer, client_for, client_with, make_settings, running
+from tests.conftest import Rows, bearer, client_for, client_with, make_settings, running
 from todo_api.core.db import ConnectionSlots, engine_arguments, is_unavailable
 
 
@@ -109,7 +109,7 @@ async def test_a_database_error_that_is_a_bug_is_a_bare_500(database_url: str) -
     async with client_with(database_url) as client:
         transport = client._transport
         assert isinstance(transport, httpx.ASGITransport)
-        engine = transport.app.state.runtime.engine  # type: ignore[attr-defined]
+        engine = transport.app.state.runtime.databases.engine  # type: ignore[attr-defined]
         async with engine.begin() as connection:
             await connection.exec_driver_sql("ALTER TABLE tasks RENAME COLUMN title TO title_gone")
         try:
@@ -154,7 +154,7 @@ async def test_no_free_connection_within_the_pool_timeout_is_a_503(database_url:
         database_url, database_pool_size=1, database_max_overflow=0, database_pool_timeout=0.2
     )
     async with running(settings) as app, client_for(app) as client:
-        async with app.state.runtime.connection_slots:  # every connection is taken
+        async with app.state.runtime.databases.slots:  # every connection is taken
             started = time.monotonic()
             response = await client.get("/api/tasks", headers=bearer("alice"))
             waited = time.monotonic() - started
@@ -175,20 +175,26 @@ async def test_an_in_memory_sqlite_database_serves(url: str) -> None:
     assert response.status_code == 200
 
 
+@pytest.mark.postgres_only
 async def test_by_default_steady_load_reuses_pooled_connections_instead_of_opening_new_ones(
-    app: FastAPI, client: httpx.AsyncClient
+    app: FastAPI, client: httpx.AsyncClient, rows: Rows
 ) -> None:
-    # Guards the default sizes: an overflow connection is closed when it is returned, so with
-    # overflow (the former 10 + 5: 34 connections opened here) a load that keeps more than the
-    # pool size busy opens a connection (a TLS handshake, a server process) again and again.
-    opened: list[object] = []
-    event.listen(app.state.runtime.engine.sync_engine, "connect", lambda *_: opened.append(1))
+    # Guards the default sizes: a pool that closes connections it could keep (overflow ones, or
+    # idle ones too soon) makes a load that keeps the pool busy open a connection (a TLS
+    # handshake, a server process) again and again: new server processes in every wave.
+    backends = (
+        "SELECT pid FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    earlier = {row["pid"] for row in await rows(backends)}
     settings = app.state.runtime.settings
+    served_by: set[int] = set()
 
     for _ in range(5):
         responses = await asyncio.gather(
             *(client.get("/api/tasks", headers=bearer(f"user-{n}")) for n in range(40))
         )
         assert {r.status_code for r in responses} == {200}
+        served_by |= {row["pid"] for row in await rows(backends)} - earlier
 
-    assert len(opened) <= settings.database_pool_size + settings.database_max_overflow
+    assert 0 < len(served_by) <= settings.database_pool_size + settings.database_max_overflow

@@ -1,19 +1,16 @@
 """The async engine, one session (and one transaction) per request, and fault classification."""
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import Executable, Table, event, exc
+from sqlalchemy import Table, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from todo_api.core.config import Settings
-from todo_api.core.sql import Compiled, compile_for
 
 # libpq's sslmode values map one to one onto asyncpg's `ssl` argument.
 _SSL_MODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
@@ -51,6 +48,16 @@ def engine_arguments(settings: Settings) -> tuple[URL, dict[str, Any]]:
         connect_args["statement_cache_size"] = 0
         connect_args["prepared_statement_name_func"] = _unnamed
     return url, connect_args
+
+
+def driver_arguments(settings: Settings) -> tuple[str, dict[str, Any]]:
+    """The DSN and connect arguments for asyncpg itself, from the same settings."""
+    url, connect_args = engine_arguments(settings)
+    # Only asyncpg's own arguments; the rest are for SQLAlchemy's asyncpg dialect.
+    connect_args.pop("prepared_statement_name_func", None)
+    url = url.difference_update_query(["prepared_statement_cache_size"])
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return dsn, connect_args
 
 
 def _unnamed() -> str:
@@ -180,81 +187,3 @@ def is_unavailable(error: BaseException) -> bool:
 
 # What statements on the driver connection raise, for the error handlers to classify.
 DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
-
-
-class Database:
-    """One request's database connection; repositories run their statements through it.
-
-    On PostgreSQL a statement runs on the asyncpg connection underneath SQLAlchemy's pooled
-    one, compiled once per process (`core.sql.compile_for`) and prepared once per connection
-    by asyncpg's statement cache: one round trip, and none of SQLAlchemy's per-execution work.
-    Elsewhere (SQLite, for development) statements run through SQLAlchemy as usual.
-    """
-
-    def __init__(self, connection: AsyncConnection, driver: Any | None) -> None:
-        self.connection = connection
-        self._driver = driver
-        self.dialect = connection.dialect.name
-
-    @classmethod
-    async def open(cls, connection: AsyncConnection) -> "Database":
-        if connection.dialect.name != "postgresql":
-            return cls(connection, None)
-        raw = await connection.get_raw_connection()
-        return cls(connection, raw.driver_connection)
-
-    def _compiled(self, statement: Executable) -> Compiled:
-        key = (self.dialect, statement)
-        compiled = _COMPILED.get(key)
-        if compiled is None:
-            compiled = _COMPILED[key] = compile_for(statement, self.connection.dialect)
-        return compiled
-
-    @classmethod
-    @asynccontextmanager
-    async def begin(cls, connection: AsyncConnection) -> AsyncIterator["Database"]:
-        """One transaction on `connection`: committed on exit, rolled back on an error."""
-        if connection.dialect.name == "postgresql":
-            database = await cls.open(connection)
-            async with database.transaction():
-                yield database
-            return
-        # SQLite's own transactional mode, so SQLAlchemy issues BEGIN (and COMMIT).
-        transactional = await connection.execution_options(isolation_level="SERIALIZABLE")
-        async with transactional.begin():
-            yield cls(transactional, None)
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[None]:
-        """A transaction on the driver connection (PostgreSQL's default, READ COMMITTED)."""
-        assert self._driver is not None, "SQLite transactions are begun by SQLAlchemy"
-        async with self._driver.transaction():
-            yield
-
-    async def fetch(self, statement: Executable, params: dict[str, Any]) -> Sequence[Any]:
-        if self._driver is None:
-            return (await self.connection.execute(statement, params)).all()
-        compiled = self._compiled(statement)
-        rows: Sequence[Any] = await self._driver.fetch(compiled.sql, *compiled.arguments(params))
-        return rows
-
-    async def fetchrow(self, statement: Executable, params: dict[str, Any]) -> Any | None:
-        if self._driver is None:
-            return (await self.connection.execute(statement, params)).first()
-        compiled = self._compiled(statement)
-        return await self._driver.fetchrow(compiled.sql, *compiled.arguments(params))
-
-    async def fetchval(self, statement: Executable, params: dict[str, Any]) -> Any:
-        row = await self.fetchrow(statement, params)
-        return None if row is None else row[0]
-
-    async def execute(self, statement: Executable, params: dict[str, Any]) -> None:
-        if self._driver is None:
-            await self.connection.execute(statement, params)
-            return
-        compiled = self._compiled(statement)
-        await self._driver.execute(compiled.sql, *compiled.arguments(params))
-
-
-# Statements are module constants (or built once per listing shape), so this stays small.
-_COMPILED: dict[tuple[str, Executable], Compiled] = {}

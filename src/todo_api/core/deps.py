@@ -11,7 +11,7 @@ from fastapi.security.base import SecurityBase
 from fastapi.security.utils import get_authorization_scheme_param
 
 from todo_api.core.auth import InvalidToken, MissingCredentials, PathUserMismatch, Principal
-from todo_api.core.db import Database
+from todo_api.core.connections import Database
 from todo_api.core.state import Runtime
 
 logger = logging.getLogger("todo_api.auth")
@@ -106,25 +106,14 @@ async def get_database(request: Request) -> AsyncIterator[Database]:
     set_config around the lookup; outside a transaction the SET and the one that undoes it
     may reach different server connections, and JIT stays off for another client.
     """
-    app = runtime_of(request)
-    async with app.connection_slots, app.engine.connect() as connection:
-        database = await Database.open(connection)
-        if not app.settings.transaction_pooled:
-            yield database
-            return
-        async with database.transaction():
-            yield database
+    async with runtime_of(request).databases.connection() as database:
+        yield database
 
 
 async def get_transaction(request: Request) -> AsyncIterator[Database]:
     """For routes that write with several statements: one transaction, committed when the
     route returns and rolled back if it raises. Services never commit."""
-    app = runtime_of(request)
-    async with (
-        app.connection_slots,
-        app.engine.connect() as connection,
-        Database.begin(connection) as database,
-    ):
+    async with runtime_of(request).databases.transaction() as database:
         yield database
 
 

@@ -3,12 +3,11 @@
 from dataclasses import dataclass
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from todo_api.core.auth import TokenVerifier
 from todo_api.core.clock import Clock
 from todo_api.core.config import Settings
-from todo_api.core.db import ConnectionSlots
+from todo_api.core.connections import DatabasePool
 from todo_api.core.lifecycle import Lifecycle
 from todo_api.core.ratelimit import RateLimiter
 
@@ -17,8 +16,7 @@ from todo_api.core.ratelimit import RateLimiter
 class Runtime:
     settings: Settings
     clock: Clock
-    engine: AsyncEngine
-    connection_slots: ConnectionSlots
+    databases: DatabasePool
     verifier: TokenVerifier
     # None when RATE_LIMIT_ENABLED=false.
     rate_limiter: RateLimiter | None

@@ -5,9 +5,9 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Executable, Table, bindparam, delete, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from todo_api.core.db import Database, upsert
+from todo_api.core.connections import Database
+from todo_api.core.db import upsert
 from todo_api.idempotency.models import IdempotencyRecord
 
 RECORDS: Table = IdempotencyRecord.__table__  # type: ignore[attr-defined]
@@ -73,6 +73,10 @@ async def store(
     await db.execute(_store(db.dialect), params)
 
 
-async def delete_older_than(connection: AsyncConnection, cutoff: datetime) -> int:
-    result = await connection.execute(delete(RECORDS).where(RECORDS.c.created_at < cutoff))
-    return int(getattr(result, "rowcount", 0) or 0)
+_DELETE_OLDER = (
+    delete(RECORDS).where(RECORDS.c.created_at < bindparam("cutoff")).returning(RECORDS.c.key)
+)
+
+
+async def delete_older_than(db: Database, cutoff: datetime) -> int:
+    return len(await db.fetch(_DELETE_OLDER, {"cutoff": cutoff}))

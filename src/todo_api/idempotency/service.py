@@ -6,10 +6,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
-from todo_api.core.columns import utcnow
-from todo_api.core.db import ConnectionSlots, Database
+from todo_api.core.clock import Clock
+from todo_api.core.connections import Database, DatabasePool
 from todo_api.core.errors import AppError
 from todo_api.idempotency import repository as records
 
@@ -86,17 +84,17 @@ async def remember(
     )
 
 
-async def prune_expired(connection: AsyncConnection) -> int:
-    return await records.delete_older_than(connection, utcnow() - KEEP_FOR)
+async def prune_expired(db: Database, *, now: datetime) -> int:
+    return await records.delete_older_than(db, now - KEEP_FOR)
 
 
-async def prune_forever(engine: AsyncEngine, slots: ConnectionSlots, every: float) -> None:
+async def prune_forever(databases: DatabasePool, clock: Clock, every: float) -> None:
     """Background loop for the app's lifetime; a database outage only delays the next prune."""
     while True:
         await asyncio.sleep(every)
         try:
-            async with slots, engine.begin() as db:
-                removed = await prune_expired(db)
+            async with databases.transaction() as db:
+                removed = await prune_expired(db, now=clock.now())
             if removed:
                 logger.info("pruned %d expired idempotency keys", removed)
         except Exception:

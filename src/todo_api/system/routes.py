@@ -11,6 +11,7 @@ from todo_api.core.errors import ServiceUnavailable, problem_responses
 
 router = APIRouter(tags=["operations"])
 READY_TIMEOUT_SECONDS = 2.0
+_PROBE = text("SELECT 1")
 
 
 class Health(BaseModel):
@@ -29,8 +30,11 @@ async def ready(app: RuntimeDep) -> Health:
     if app.lifecycle.draining:
         raise ServiceUnavailable("Shutting down")
     try:
-        async with asyncio.timeout(READY_TIMEOUT_SECONDS), app.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        async with (
+            asyncio.timeout(READY_TIMEOUT_SECONDS),
+            app.databases.connection(queued=False) as db,
+        ):
+            await db.execute(_PROBE, {})
     except Exception as error:
         raise ServiceUnavailable("The database is not answering") from error
     return Health(status="ready")

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import ReturningDelete, ReturningInsert, ReturningUpdate
 
-from todo_api.core.db import Database
+from todo_api.core.connections import Database
 from todo_api.core.sql import json_object, rfc3339
 from todo_api.tasks.models import Task
 from todo_api.tasks.schemas import TaskCounts, TaskRead

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from todo_api.core.conditional import EntityTags
-from todo_api.core.db import Database
+from todo_api.core.connections import Database
 from todo_api.core.errors import AppError
 from todo_api.idempotency import service as idempotency
 from todo_api.tasks import cursor

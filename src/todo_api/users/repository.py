@@ -5,7 +5,8 @@ from functools import cache
 
 from sqlalchemy import Executable, Table, bindparam
 
-from todo_api.core.db import Database, upsert
+from todo_api.core.connections import Database
+from todo_api.core.db import upsert
 from todo_api.users.models import User
 
 USERS: Table = User.__table__  # type: ignore[attr-defined]

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from todo_api.core.db import Database
+from todo_api.core.connections import Database
 from todo_api.users import repository as users
 
 

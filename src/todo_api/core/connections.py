@@ -1,0 +1,168 @@
+"""Where requests get a database connection, and the object they run statements through.
+
+On PostgreSQL requests take connections from asyncpg's own pool and run the repositories'
+statements on them: SQLAlchemy Core statements compiled once per process
+(`core.sql.compile_for`), prepared once per connection by asyncpg's statement cache. A
+statement is one round trip, with none of SQLAlchemy's per-execution work and no greenlet
+hop on checkout. On SQLite (development) the SQLAlchemy engine serves, as usual.
+"""
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, nullcontext
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import Executable
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from todo_api.core.config import Settings
+from todo_api.core.db import ConnectionSlots, driver_arguments
+from todo_api.core.sql import Compiled, compile_for
+
+
+class Database:
+    """One request's connection; repositories run their statements through it."""
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        *,
+        driver: Any = None,
+        connection: AsyncConnection | None = None,
+    ) -> None:
+        self._dialect = dialect
+        self.dialect = dialect.name
+        self._driver = driver  # an asyncpg connection, on PostgreSQL
+        self._connection = connection  # a SQLAlchemy connection, elsewhere
+
+    def _compiled(self, statement: Executable) -> Compiled:
+        key = (self.dialect, statement)
+        compiled = _COMPILED.get(key)
+        if compiled is None:
+            compiled = _COMPILED[key] = compile_for(statement, self._dialect)
+        return compiled
+
+    async def fetch(self, statement: Executable, params: dict[str, Any]) -> Sequence[Any]:
+        if self._connection is not None:
+            return (await self._connection.execute(statement, params)).all()
+        compiled = self._compiled(statement)
+        rows: Sequence[Any] = await self._driver.fetch(compiled.sql, *compiled.arguments(params))
+        return rows
+
+    async def fetchrow(self, statement: Executable, params: dict[str, Any]) -> Any | None:
+        if self._connection is not None:
+            return (await self._connection.execute(statement, params)).first()
+        compiled = self._compiled(statement)
+        return await self._driver.fetchrow(compiled.sql, *compiled.arguments(params))
+
+    async def fetchval(self, statement: Executable, params: dict[str, Any]) -> Any:
+        row = await self.fetchrow(statement, params)
+        return None if row is None else row[0]
+
+    async def execute(self, statement: Executable, params: dict[str, Any]) -> None:
+        if self._connection is not None:
+            await self._connection.execute(statement, params)
+            return
+        compiled = self._compiled(statement)
+        await self._driver.execute(compiled.sql, *compiled.arguments(params))
+
+
+# Statements are module constants (or built once per listing shape), so this stays small.
+_COMPILED: dict[tuple[str, Executable], Compiled] = {}
+
+
+class DatabasePool:
+    """Hands out Databases: asyncpg's pool on PostgreSQL, the SQLAlchemy engine elsewhere.
+
+    Requests queue for a connection first come, first served (`ConnectionSlots`); only
+    `/ready` goes straight to the pool, so a saturated worker still answers its probe.
+    """
+
+    def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self.slots = ConnectionSlots(settings)
+        self._settings = settings
+        self._pool: Any = None
+
+    async def open(self) -> None:
+        if self.dialect != "postgresql":
+            return
+        settings = self._settings
+        dsn, connect_args = driver_arguments(settings)
+        self._pool = await asyncpg.create_pool(
+            dsn,
+            # Connections are made as requests need them (none at start-up, so a database
+            # that is down does not stop the API from starting) and kept while in use.
+            min_size=0,
+            max_size=settings.database_pool_size + settings.database_max_overflow,
+            max_inactive_connection_lifetime=settings.database_pool_recycle,
+            setup=_ping if settings.database_pre_ping else None,
+            reset=_nothing_to_reset,
+            **connect_args,
+        )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def connection(self, *, queued: bool = True) -> AsyncIterator[Database]:
+        """A connection whose statements each commit on their own (autocommit).
+
+        Behind a transaction-mode pooler it is one transaction all the same: the pooler keeps
+        a client on one server connection only while a transaction is open, and asyncpg may
+        need several exchanges for one statement (to look up a type it has no codec for it
+        turns JIT off with a session-wide set_config around the lookup; outside a
+        transaction the two may reach different server connections, and JIT stays off for
+        another client).
+        """
+        if self._settings.transaction_pooled:
+            async with self.transaction() as database:
+                yield database
+            return
+        async with self._checkout(queued) as database:
+            yield database
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Database]:
+        """One transaction: committed on exit, rolled back if the block raises."""
+        async with self._checkout(queued=True) as database:
+            if database._driver is not None:
+                async with database._driver.transaction():  # READ COMMITTED, the default
+                    yield database
+                return
+            assert database._connection is not None
+            # SQLite's own transactional mode, so SQLAlchemy issues BEGIN (and COMMIT).
+            connection = await database._connection.execution_options(
+                isolation_level="SERIALIZABLE"
+            )
+            async with connection.begin():
+                yield Database(self.engine.dialect, connection=connection)
+
+    @asynccontextmanager
+    async def _checkout(self, queued: bool) -> AsyncIterator[Database]:
+        async with self.slots if queued else nullcontext():
+            if self._pool is None:
+                async with self.engine.connect() as connection:
+                    yield Database(self.engine.dialect, connection=connection)
+                return
+            timeout = self._settings.database_pool_timeout
+            async with self._pool.acquire(timeout=timeout) as driver:
+                yield Database(self.engine.dialect, driver=driver)
+
+
+async def _ping(connection: Any) -> None:
+    # DATABASE_PRE_PING: a round trip before each use, for networks where a connection can
+    # die without its socket closing. A closed socket is noticed by the pool without one.
+    await connection.execute("SELECT 1")
+
+
+async def _nothing_to_reset(_connection: Any) -> None:
+    # The API leaves no session state behind (its advisory locks are transaction-scoped; it
+    # sets nothing, listens to nothing, keeps no cursors), so the reset query asyncpg runs by
+    # default on every release would be a round trip for nothing. An open transaction is
+    # still rolled back: asyncpg does that before calling this.
+    return None
