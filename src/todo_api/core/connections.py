@@ -149,8 +149,9 @@ class DatabasePool:
                 async with self.engine.connect() as connection:
                     yield Database(self.engine.dialect, connection=connection)
                 return
-            timeout = self._settings.database_pool_timeout
-            async with self._pool.acquire(timeout=timeout) as driver:
+            # No timeout here: a queued request holds a slot, so a connection is free for it
+            # (only /ready comes unqueued, within its own timeout).
+            async with self._pool.acquire() as driver:
                 yield Database(self.engine.dialect, driver=driver)
 
 
