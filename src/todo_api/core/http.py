@@ -11,9 +11,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from todo_api.core.errors import AppError, problem_response
+from todo_api.core.logging import AccessLog
 
 logger = logging.getLogger("todo_api")
-access_log = logging.getLogger("todo_api.access")
+ACCESS_LOG = AccessLog()
 
 MAX_BODY_BYTES = 64 * 1024
 # A bearer token is a few hundred bytes; 8 KiB is the contract's ceiling for Authorization.
@@ -139,21 +140,14 @@ def _request_id(offered: bytes) -> str:
 
 
 def _log_access(scope: Scope, status: int, started: float, request_id: str) -> None:
-    state = scope.get("state", {})
     path = _path_template(scope, status)
-    access_log.info(
-        "%s %s %s",
-        scope["method"],
-        path,
-        status,
-        extra={
-            "method": scope["method"],
-            "path": path,
-            "status": status,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-            "user_id": state.get("user_id"),
-            "request_id": request_id,
-        },
+    ACCESS_LOG.write(
+        method=scope["method"],
+        path=path,
+        status=status,
+        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        user_id=scope.get("state", {}).get("user_id"),
+        request_id=request_id,
     )
 
 
