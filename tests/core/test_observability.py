@@ -28,26 +28,26 @@ def logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]
     logger.removeHandler(caplog.handler)
 
 
-def access_lines(logs: pytest.LogCaptureFixture) -> list[dict[str, object]]:
-    formatter = JsonFormatter()
-    return [
-        json.loads(formatter.format(record))
-        for record in logs.records
-        if record.name == "todo_api.access"
-    ]
+def access_lines(stderr: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
+    """The access lines written to stderr since the last read: every line must be JSON."""
+    lines = [json.loads(line) for line in stderr.readouterr().err.splitlines()]
+    return [line for line in lines if line["logger"] == "todo_api.access"]
 
 
 async def test_one_json_access_line_per_request_with_template_user_and_request_id(
-    client: httpx.AsyncClient, alice: Headers, logs: pytest.LogCaptureFixture
+    client: httpx.AsyncClient, alice: Headers, capsys: pytest.CaptureFixture[str]
 ) -> None:
     task = await create(client, alice)
-    logs.clear()
+    capsys.readouterr()
 
     response = await client.get(
         f"/api/alice/tasks/{task['id']}", headers={**alice, "X-Request-ID": "req-42"}
     )
 
-    [line] = access_lines(logs)
+    [line] = access_lines(capsys)
+    assert line["level"] == "info"
+    assert line["message"] == "GET /api/{user_id}/tasks/{task_id} 200"
+    assert datetime.fromisoformat(str(line["time"])).tzinfo == UTC
     assert line["method"] == "GET"
     assert line["path"] == "/api/{user_id}/tasks/{task_id}"
     assert line["status"] == 200
@@ -73,12 +73,12 @@ def test_each_line_carries_its_instant_in_utc_to_the_millisecond(created: float)
 
 
 async def test_unmatched_paths_are_not_logged_verbatim(
-    client: httpx.AsyncClient, logs: pytest.LogCaptureFixture
+    client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     await client.get("/wp-admin/secret-probe-123")
     await client.get("/openapi.json")
 
-    paths = [line["path"] for line in access_lines(logs)]
+    paths = [line["path"] for line in access_lines(capsys)]
     assert paths == ["(unmatched)", "/openapi.json"]
 
 

@@ -22,7 +22,26 @@ from todo_api.core.sql import Compiled, compile_for
 
 
 class Database:
-    """One request's connection; repositories run their statements through it."""
+    """What repositories run statements through: one connection, or the pool (`autocommit`)."""
+
+    dialect: str
+
+    async def fetch(self, statement: Executable, params: dict[str, Any]) -> Sequence[Any]:
+        raise NotImplementedError
+
+    async def fetchrow(self, statement: Executable, params: dict[str, Any]) -> Any | None:
+        raise NotImplementedError
+
+    async def execute(self, statement: Executable, params: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    async def fetchval(self, statement: Executable, params: dict[str, Any]) -> Any:
+        row = await self.fetchrow(statement, params)
+        return None if row is None else row[0]
+
+
+class Connection(Database):
+    """Statements on one connection: asyncpg's on PostgreSQL, SQLAlchemy's elsewhere."""
 
     def __init__(
         self,
@@ -33,8 +52,8 @@ class Database:
     ) -> None:
         self._dialect = dialect
         self.dialect = dialect.name
-        self._driver = driver  # an asyncpg connection, on PostgreSQL
-        self._connection = connection  # a SQLAlchemy connection, elsewhere
+        self.driver = driver  # an asyncpg connection, on PostgreSQL
+        self.connection = connection  # a SQLAlchemy connection, elsewhere
 
     def _compiled(self, statement: Executable) -> Compiled:
         key = (self.dialect, statement)
@@ -44,28 +63,50 @@ class Database:
         return compiled
 
     async def fetch(self, statement: Executable, params: dict[str, Any]) -> Sequence[Any]:
-        if self._connection is not None:
-            return (await self._connection.execute(statement, params)).all()
+        if self.connection is not None:
+            return (await self.connection.execute(statement, params)).all()
         compiled = self._compiled(statement)
-        rows: Sequence[Any] = await self._driver.fetch(compiled.sql, *compiled.arguments(params))
+        rows: Sequence[Any] = await self.driver.fetch(compiled.sql, *compiled.arguments(params))
         return rows
 
     async def fetchrow(self, statement: Executable, params: dict[str, Any]) -> Any | None:
-        if self._connection is not None:
-            return (await self._connection.execute(statement, params)).first()
+        if self.connection is not None:
+            return (await self.connection.execute(statement, params)).first()
         compiled = self._compiled(statement)
-        return await self._driver.fetchrow(compiled.sql, *compiled.arguments(params))
-
-    async def fetchval(self, statement: Executable, params: dict[str, Any]) -> Any:
-        row = await self.fetchrow(statement, params)
-        return None if row is None else row[0]
+        return await self.driver.fetchrow(compiled.sql, *compiled.arguments(params))
 
     async def execute(self, statement: Executable, params: dict[str, Any]) -> None:
-        if self._connection is not None:
-            await self._connection.execute(statement, params)
+        if self.connection is not None:
+            await self.connection.execute(statement, params)
             return
         compiled = self._compiled(statement)
-        await self._driver.execute(compiled.sql, *compiled.arguments(params))
+        await self.driver.execute(compiled.sql, *compiled.arguments(params))
+
+
+class Autocommit(Database):
+    """Each statement on a connection checked out for it alone, and committed on its own.
+
+    A request whose statements need no common transaction (most run one) holds a connection
+    only while a statement runs, and leaves nothing to clean up when it ends: its dependency
+    is a plain function, not a generator (FastAPI's cleanup of which costs more than the
+    statement's own checkout).
+    """
+
+    def __init__(self, pool: "DatabasePool") -> None:
+        self._pool = pool
+        self.dialect = pool.dialect
+
+    async def fetch(self, statement: Executable, params: dict[str, Any]) -> Sequence[Any]:
+        async with self._pool.connection() as connection:
+            return await connection.fetch(statement, params)
+
+    async def fetchrow(self, statement: Executable, params: dict[str, Any]) -> Any | None:
+        async with self._pool.connection() as connection:
+            return await connection.fetchrow(statement, params)
+
+    async def execute(self, statement: Executable, params: dict[str, Any]) -> None:
+        async with self._pool.connection() as connection:
+            await connection.execute(statement, params)
 
 
 # Statements are module constants (or built once per listing shape), so this stays small.
@@ -73,7 +114,7 @@ _COMPILED: dict[tuple[str, Executable], Compiled] = {}
 
 
 class DatabasePool:
-    """Hands out Databases: asyncpg's pool on PostgreSQL, the SQLAlchemy engine elsewhere.
+    """Hands out connections: asyncpg's pool on PostgreSQL, the SQLAlchemy engine elsewhere.
 
     Requests queue for a connection first come, first served (`ConnectionSlots`); only
     `/ready` goes straight to the pool, so a saturated worker still answers its probe.
@@ -85,6 +126,7 @@ class DatabasePool:
         self.slots = ConnectionSlots(settings)
         self._settings = settings
         self._pool: Any = None
+        self.autocommit = Autocommit(self)
 
     async def open(self) -> None:
         if self.dialect != "postgresql":
@@ -109,7 +151,7 @@ class DatabasePool:
         await self.engine.dispose()
 
     @asynccontextmanager
-    async def connection(self, *, queued: bool = True) -> AsyncIterator[Database]:
+    async def connection(self, *, queued: bool = True) -> AsyncIterator[Connection]:
         """A connection whose statements each commit on their own (autocommit).
 
         Behind a transaction-mode pooler it is one transaction all the same: the pooler keeps
@@ -127,32 +169,30 @@ class DatabasePool:
             yield database
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Database]:
+    async def transaction(self) -> AsyncIterator[Connection]:
         """One transaction: committed on exit, rolled back if the block raises."""
         async with self._checkout(queued=True) as database:
-            if database._driver is not None:
-                async with database._driver.transaction():  # READ COMMITTED, the default
+            if database.driver is not None:
+                async with database.driver.transaction():  # READ COMMITTED, the default
                     yield database
                 return
-            assert database._connection is not None
+            assert database.connection is not None
             # SQLite's own transactional mode, so SQLAlchemy issues BEGIN (and COMMIT).
-            connection = await database._connection.execution_options(
-                isolation_level="SERIALIZABLE"
-            )
+            connection = await database.connection.execution_options(isolation_level="SERIALIZABLE")
             async with connection.begin():
-                yield Database(self.engine.dialect, connection=connection)
+                yield Connection(self.engine.dialect, connection=connection)
 
     @asynccontextmanager
-    async def _checkout(self, queued: bool) -> AsyncIterator[Database]:
+    async def _checkout(self, queued: bool) -> AsyncIterator[Connection]:
         async with self.slots if queued else nullcontext():
             if self._pool is None:
                 async with self.engine.connect() as connection:
-                    yield Database(self.engine.dialect, connection=connection)
+                    yield Connection(self.engine.dialect, connection=connection)
                 return
             # No timeout here: a queued request holds a slot, so a connection is free for it
             # (only /ready comes unqueued, within its own timeout).
             async with self._pool.acquire() as driver:
-                yield Database(self.engine.dialect, driver=driver)
+                yield Connection(self.engine.dialect, driver=driver)
 
 
 async def _ping(connection: Any) -> None:

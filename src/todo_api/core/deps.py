@@ -95,19 +95,11 @@ async def require_path_user(user_id: str, user: CurrentUser) -> None:
         raise PathUserMismatch
 
 
-async def get_database(request: Request) -> AsyncIterator[Database]:
-    """For routes that run one statement: it is its own transaction (autocommit).
-
-    Skipping BEGIN and COMMIT saves two round trips on every read and single-statement write;
-    a statement is atomic either way. Behind a transaction-mode pooler the request is one
-    transaction all the same: the pooler keeps a client on one server connection only while a
-    transaction is open, and asyncpg may need several exchanges for one statement. To look up
-    a type it has no codec for (a row type, an enum) it turns JIT off with a session-wide
-    set_config around the lookup; outside a transaction the SET and the one that undoes it
-    may reach different server connections, and JIT stays off for another client.
-    """
-    async with runtime_of(request).databases.connection() as database:
-        yield database
+async def get_database(request: Request) -> Database:
+    """For routes whose statements each stand alone (reads, single-statement writes): each
+    runs on a connection of its own and commits on its own. Skipping BEGIN and COMMIT saves
+    two round trips on every such request; a statement is atomic either way."""
+    return runtime_of(request).databases.autocommit
 
 
 async def get_transaction(request: Request) -> AsyncIterator[Database]:
@@ -117,6 +109,6 @@ async def get_transaction(request: Request) -> AsyncIterator[Database]:
         yield database
 
 
+DatabaseDep = Annotated[Database, Depends(get_database)]
 # scope="function": commit before the response is sent, so a failed commit is never a 2xx.
-DatabaseDep = Annotated[Database, Depends(get_database, scope="function")]
 TransactionDep = Annotated[Database, Depends(get_transaction, scope="function")]
