@@ -8,7 +8,7 @@ hop on checkout. On SQLite (development) the SQLAlchemy engine serves, as usual.
 """
 
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -42,6 +42,8 @@ class Database:
 
 class Connection(Database):
     """Statements on one connection: asyncpg's on PostgreSQL, SQLAlchemy's elsewhere."""
+
+    __slots__ = ("_dialect", "connection", "dialect", "driver")
 
     def __init__(
         self,
@@ -150,8 +152,7 @@ class DatabasePool:
             await self._pool.close()
         await self.engine.dispose()
 
-    @asynccontextmanager
-    async def connection(self, *, queued: bool = True) -> AsyncIterator[Connection]:
+    def connection(self, *, queued: bool = True) -> AbstractAsyncContextManager[Connection]:
         """A connection whose statements each commit on their own (autocommit).
 
         Behind a transaction-mode pooler it is one transaction all the same: the pooler keeps
@@ -162,11 +163,8 @@ class DatabasePool:
         another client).
         """
         if self._settings.transaction_pooled:
-            async with self.transaction() as database:
-                yield database
-            return
-        async with self._checkout(queued) as database:
-            yield database
+            return self.transaction()
+        return self._checkout(queued)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -188,11 +186,11 @@ class DatabasePool:
             if self._pool is None:
                 async with self.engine.connect() as connection:
                     yield Connection(self.engine.dialect, connection=connection)
-                return
-            # No timeout here: a queued request holds a slot, so a connection is free for it
-            # (only /ready comes unqueued, within its own timeout).
-            async with self._pool.acquire() as driver:
-                yield Connection(self.engine.dialect, driver=driver)
+            else:
+                # No timeout here: a queued request holds a slot, so a connection is free for
+                # it (only /ready comes unqueued, within its own timeout).
+                async with self._pool.acquire() as driver:
+                    yield Connection(self.engine.dialect, driver=driver)
 
 
 async def _ping(connection: Any) -> None:
