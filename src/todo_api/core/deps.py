@@ -68,19 +68,20 @@ class BearerAuthentication(SecurityBase):
 
 
 authenticate = BearerAuthentication()
-CurrentUser = Annotated[Principal, Depends(authenticate)]
+Authenticated = Annotated[Principal, Depends(authenticate)]
 
 
-async def rate_limit(request: Request, response: Response, user: CurrentUser) -> None:
-    """Count the request against the caller's budget: 429 when it is spent; the remaining
-    budget in the RateLimit headers otherwise."""
+async def rate_limited(request: Request, response: Response, user: Authenticated) -> Principal:
+    """The caller, counted against their budget: 429 when it is spent; the remaining budget
+    in the RateLimit headers otherwise."""
     limiter = runtime_of(request).rate_limiter
     if limiter is not None and (quota := await limiter.charge_user(user.user_id)):
         response.headers.update(quota.headers)
+    return user
 
 
-# For a router's `dependencies`: authenticated first, then counted.
-RATE_LIMITED = Depends(rate_limit)
+# Every route that knows its caller counts them: authenticated first (401), then counted (429).
+CurrentUser = Annotated[Principal, Depends(rate_limited)]
 
 
 async def require_path_user(user_id: str, user: CurrentUser) -> None:

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from todo_api.core import conditional
 from todo_api.core.conditional import IfMatch, IfNoneMatch, etag
-from todo_api.core.deps import RATE_LIMITED, CurrentUser, DatabaseDep, TransactionDep, runtime_of
+from todo_api.core.deps import CurrentUser, DatabaseDep, TransactionDep, runtime_of
 from todo_api.core.errors import UNAUTHENTICATED, problem_responses
 from todo_api.core.http import MAX_BODY_BYTES, JsonBody, JSONText
 from todo_api.core.openapi import query_parameters
@@ -23,7 +23,7 @@ from todo_api.tasks.schemas import (
     TaskUpdate,
 )
 
-router = APIRouter(responses=UNAUTHENTICATED, dependencies=[RATE_LIMITED])
+router = APIRouter(responses=UNAUTHENTICATED)
 # Routes read the app's runtime (settings, clock) with `runtime_of(request)` instead of
 # declaring `RuntimeDep`: on these routes FastAPI's resolution of one more dependency costs
 # more than what it resolves (docs/performance.md).
@@ -119,7 +119,7 @@ ListQuery = Annotated[TaskListQuery, Depends(list_query)]
 )
 async def list_tasks(
     response: Response,
-    # Who is asking (401, rate limit: the router's dependencies) before what they ask.
+    # Who is asking (401, then the rate limit) before what they ask.
     user: CurrentUser,
     query: ListQuery,
     db: DatabaseDep,

@@ -1,11 +1,11 @@
 from fastapi import APIRouter
 
-from todo_api.core.deps import RATE_LIMITED, CurrentUser, DatabaseDep
+from todo_api.core.deps import CurrentUser, DatabaseDep
 from todo_api.core.errors import UNAUTHENTICATED
 from todo_api.tasks import service as tasks
 from todo_api.users.schemas import Me
 
-router = APIRouter(tags=["users"], responses=UNAUTHENTICATED, dependencies=[RATE_LIMITED])
+router = APIRouter(tags=["users"], responses=UNAUTHENTICATED)
 
 
 @router.get("/me")
