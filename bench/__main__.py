@@ -3,8 +3,8 @@
 Creates a throwaway PostgreSQL database (dropped at the end, also on Ctrl-C), seeds 1000 users
 with 20 tasks each, starts the API as users run it (`todo-api serve`, production settings) and
 the floor (bench/floor.py), and with --stack the API's bare stack (bench/stack.py), drives them
-with wrk, alternating, and writes JSON, Markdown and a PNG chart to bench/results/. See the
-README's Performance section.
+with wrk, alternating, and writes JSON, Markdown and a PNG chart to bench/results/. See
+docs/performance.md.
 """
 
 import argparse

@@ -6,9 +6,10 @@ connections, the API's service functions (the same statements, the JSON built by
 database), list query parsing and schemas, the token checked by the API's own verifier (and
 its cache), and the API's garbage-collector settings while it serves. Left out is everything
 the API adds around that work: rate limiting, the access log, middleware (request ids,
-hygiene headers, CORS), body limits, ETags, problem+json errors and the fair pool gate's
-queue (the pool still holds as many connections). Where the API sits between this and the
-floor says what its features cost and what the stack costs.
+hygiene headers, CORS), body limits, ETags and problem+json errors. The connections come
+through the API's own `DatabasePool`, so its first-come-first-served queue for them
+(`ConnectionSlots`) is part of the stack. Where the API sits between this and the floor says
+what its features cost and what the stack costs.
 
 Run by the harness (`./dev bench --stack`) as `python -m bench.stack --port P --workers N`,
 configured like the API: DATABASE_URL, BETTER_AUTH_SECRET, DATABASE_POOL_* variables.

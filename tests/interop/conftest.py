@@ -33,6 +33,8 @@ import pytest
 from todo_api.core.config import Settings
 
 INTEROP = Path(__file__).resolve().parents[2] / "interop"
+# The guide a frontend developer follows; its examples are run as written.
+FRONTEND_GUIDE = Path(__file__).resolve().parents[2] / "docs" / "frontend.md"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 # The secret the "frontend" (Better Auth and its jose-minted tokens) shares with the API.
 SHARED_SECRET = "interop-" + secrets.token_urlsafe(40)
@@ -304,7 +306,7 @@ def start_api(directory: Path, env_file: dict[str, str]) -> Api:
         "SHUTDOWN_DRAIN_SECONDS": "0",
         **env_file,
     }
-    # Written as the README section shows it, a comment after each value.
+    # Written as the frontend guide shows it, a comment after each value.
     text = "".join(f"{name}={value}   # {name.lower()}\n" for name, value in settings.items())
     (directory / ".env").write_text(text)
     names = {name.upper() for name in Settings.model_fields}
@@ -338,23 +340,23 @@ def running_better_auth(project: NodeProject, **options: Any) -> Iterator[Better
         better_auth.stop()
 
 
-README_SECTION_HEADING = "## Connecting your Better Auth frontend"
+FRONTEND_GUIDE_HEADING = "## Connecting your Better Auth frontend"
 
 
-def run_readme_examples(
+def run_guide_examples(
     project: NodeProject,
     better_auth_url: str,
     api_url: str,
     initial_token: str | None = None,
-    readme: Path | None = None,
+    guide: Path | None = None,
 ) -> dict[str, Any]:
-    """The README section's ```js code, run verbatim in Node by readme-examples.mjs."""
+    """The frontend guide section's ```js code, run verbatim in Node by guide-examples.mjs."""
     env = {"BETTER_AUTH_URL": better_auth_url, "TODO_API_URL": api_url}
     if initial_token:
         env["INITIAL_TOKEN"] = initial_token
-    if readme:
-        env["README_FILE"] = str(readme)
-    outcome: dict[str, Any] = json.loads(project.run_script("readme-examples.mjs", env=env))
+    if guide:
+        env["GUIDE_FILE"] = str(guide)
+    outcome: dict[str, Any] = json.loads(project.run_script("guide-examples.mjs", env=env))
     return outcome
 
 

@@ -3,9 +3,8 @@
 Better Auth (`interop/better-auth/server.mjs`, npm `better-auth`) and todo-api run as real
 processes on 127.0.0.1 and talk over real HTTP. Users sign up through Better Auth's HTTP API as a
 browser does, get their JWT from `GET /api/auth/token` (what `authClient.token()` calls), and use
-our API exactly as the README's "Connecting your Better Auth frontend" section shows. No token
-is minted in Python: they come from Better Auth itself, or from `jose` in Node (mint-hs256.mjs)
-for the HS256 shapes.
+our API exactly as the frontend guide (docs/frontend.md) shows. No token is minted in Python:
+they come from Better Auth itself, or from `jose` in Node (mint-hs256.mjs) for the HS256 shapes.
 """
 
 import contextlib
@@ -21,14 +20,15 @@ import jwt
 import pytest
 
 from tests.interop.conftest import (
-    README_SECTION_HEADING,
+    FRONTEND_GUIDE,
+    FRONTEND_GUIDE_HEADING,
     SHARED_SECRET,
     Api,
     BetterAuth,
     FrontendUser,
     NodeProject,
     mint_hs256,
-    run_readme_examples,
+    run_guide_examples,
     running_api,
     running_better_auth,
     start_api,
@@ -50,7 +50,7 @@ def unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def api_env(better_auth: BetterAuth, **extra: str) -> dict[str, str]:
-    """The `.env` the README section tells an operator to write, for this Better Auth."""
+    """The `.env` the frontend guide tells an operator to write, for this Better Auth."""
     return {
         "BETTER_AUTH_URL": better_auth.url,
         "BETTER_AUTH_SECRET": SHARED_SECRET,
@@ -60,7 +60,7 @@ def api_env(better_auth: BetterAuth, **extra: str) -> dict[str, str]:
 
 
 class Frontend:
-    """The README section's `fetch` calls, request for request, in one signed-in browser."""
+    """The frontend guide's `fetch` calls, request for request, in one signed-in browser."""
 
     def __init__(self, api: httpx.Client, get_token: Callable[[], str]) -> None:
         self.http = api
@@ -282,15 +282,14 @@ def test_hs256_tokens_minted_with_jose_and_the_shared_secret(
         assert me(http, cookie_token).json()["user_id"] == frank.id
 
 
-PROJECT_README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-def test_the_readme_examples_run_as_written(stacks: Stacks, node_project: NodeProject) -> None:
+def test_the_frontend_guide_examples_run_as_written(
+    stacks: Stacks, node_project: NodeProject
+) -> None:
     """The section's `apiFetch` and route calls, run in Node with Better Auth's own client."""
     stack = stacks.get("EdDSA")
-    assert README_SECTION_HEADING in PROJECT_README.read_text()
-    outcome = run_readme_examples(
-        node_project, stack.better_auth.url, stack.api.url, readme=PROJECT_README
+    assert FRONTEND_GUIDE_HEADING in FRONTEND_GUIDE.read_text()
+    outcome = run_guide_examples(
+        node_project, stack.better_auth.url, stack.api.url, guide=FRONTEND_GUIDE
     )
     user_id, results = outcome["userId"], outcome["results"]
 
@@ -461,7 +460,7 @@ def test_a_better_auth_token_for_another_audience_is_rejected(
         assert unverified(token)[1]["aud"] == "https://other-api.example"
         assert_invalid_token(me(http, token), "Token audience is not accepted")
 
-        # The README's remedy: JWT_AUDIENCE set to the same value (and a trailing / is ignored).
+        # The guide's remedy: JWT_AUDIENCE set to the same value (and a trailing / is ignored).
         matching = {
             "BETTER_AUTH_URL": f"{better_auth.url}/",
             "JWT_AUDIENCE": "https://other-api.example",
@@ -487,15 +486,15 @@ def test_a_better_auth_token_expires_after_its_exp_and_the_leeway(short_lived: S
 
     assert_invalid_token(me(short_lived.http, token), "Token has expired")
 
-    # The README's apiFetch: on invalid_token, get a fresh token from Better Auth and retry.
+    # The guide's apiFetch: on invalid_token, get a fresh token from Better Auth and retry.
     frontend = Frontend(short_lived.http, short_lived.user.token)
     frontend.token = token
     answer = frontend.me()
     assert answer.status_code == 200
     assert answer.json()["user_id"] == short_lived.user.id
 
-    # The same, with the README's own code starting from the expired token.
-    outcome = run_readme_examples(
+    # The same, with the guide's own code starting from the expired token.
+    outcome = run_guide_examples(
         short_lived.node_project, short_lived.better_auth_url, short_lived.api_url, token
     )
     statuses = [call["status"] for call in outcome["calls"]]

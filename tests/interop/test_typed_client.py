@@ -1,9 +1,9 @@
 """A TypeScript frontend's typed client, generated from the running API's /openapi.json.
 
-The README's generator command (openapi-typescript with its default options, as a new user runs
-it) writes the types from a live API. `tsc --strict` must then accept
+The frontend guide's generator command (docs/frontend.md: openapi-typescript with its default
+options, as a new user runs it) writes the types from a live API. `tsc --strict` must then accept
 `interop/typed-client/src/client.ts`, which calls every `/api` route through openapi-fetch with
-the fields a frontend sends, and the README's own usage example. The compiled client runs
+the fields a frontend sends, and the guide's own usage example. The compiled client runs
 against the API with a token from a real Better Auth, and checks every status it gets.
 """
 
@@ -16,29 +16,31 @@ from pathlib import Path
 import httpx
 
 from tests.interop.conftest import (
+    FRONTEND_GUIDE,
+    FRONTEND_GUIDE_HEADING,
     HTTP_TIMEOUT,
-    README_SECTION_HEADING,
     NodeProject,
     running_api,
     running_better_auth,
 )
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 TYPED_CLIENT_HEADING = "### 5. Typed client"
-# The API's address in the README's examples, replaced by the running API's.
+# The API's address in the guide's examples, replaced by the running API's.
 EXAMPLE_API_URL = "https://api.example.com"
-# What the README's usage example takes from the section's earlier examples.
+# What the guide's usage example takes from the section's earlier examples.
 USAGE_CONTEXT = "declare const API_URL: string;\ndeclare const token: string;\n"
 
 
-def readme_typed_client() -> tuple[list[str], str]:
-    """The README's generator command (without `npx`) and its ```ts usage example."""
-    section = README.read_text().partition(README_SECTION_HEADING)[2].partition("\n## ")[0]
+def guide_typed_client() -> tuple[list[str], str]:
+    """The guide's generator command (without `npx`) and its ```ts usage example."""
+    section = FRONTEND_GUIDE.read_text().partition(FRONTEND_GUIDE_HEADING)[2].partition("\n## ")[0]
     part = section.partition(TYPED_CLIENT_HEADING)[2]
     command = re.search(r"^npx (openapi-typescript .*)$", part, re.MULTILINE)
     usage = re.search(r"```ts\n(.*?)```", part, re.DOTALL)
-    assert command, f"README.md has no openapi-typescript command under {TYPED_CLIENT_HEADING!r}"
-    assert usage, f"README.md has no ```ts example under {TYPED_CLIENT_HEADING!r}"
+    assert command, (
+        f"{FRONTEND_GUIDE.name} has no openapi-typescript command under {TYPED_CLIENT_HEADING!r}"
+    )
+    assert usage, f"{FRONTEND_GUIDE.name} has no ```ts example under {TYPED_CLIENT_HEADING!r}"
     arguments = shlex.split(command.group(1))
     assert any(EXAMPLE_API_URL in argument for argument in arguments), arguments
     return arguments, usage.group(1)
@@ -58,9 +60,9 @@ def frontend_checkout(project: NodeProject, directory: Path) -> NodeProject:
 def test_a_typed_client_generated_from_the_live_openapi_compiles_strictly_and_gets_every_status(
     typed_client_project: NodeProject, node_project: NodeProject, tmp_path: Path
 ) -> None:
-    generator, usage = readme_typed_client()
+    generator, usage = guide_typed_client()
     frontend = frontend_checkout(typed_client_project, tmp_path / "frontend")
-    (frontend.directory / "src" / "readme-usage.ts").write_text(USAGE_CONTEXT + usage)
+    (frontend.directory / "src" / "guide-usage.ts").write_text(USAGE_CONTEXT + usage)
 
     with (
         running_better_auth(node_project) as better_auth,

@@ -1,7 +1,8 @@
 // A TypeScript frontend's calls to todo-api through openapi-fetch, typed by what
 // openapi-typescript generates from the API's /openapi.json (src/api.d.ts, written by the
-// README's command). `tsc --strict` must accept every call as a frontend writes it; run, the
-// client makes each call once against a live API and checks its status.
+// command in the frontend guide, docs/frontend.md). `tsc --strict` must accept every call as a
+// frontend writes it; run, the client makes each call once against a live API and checks its
+// status.
 //
 // usage: TODO_API_URL=... TODO_API_TOKEN=... node dist/client.js
 // Prints one JSON line: {calls: [{method, path, status}], results: {...}}, where `path` is

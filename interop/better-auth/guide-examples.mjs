@@ -1,10 +1,10 @@
-// Runs the ```js examples of README-section.md verbatim, as a signed-in browser would:
-// a new user signs up through Better Auth's own client (`authClient.signUp.email`), then the
-// README's code runs with that `authClient`, against the API at TODO_API_URL.
+// Runs the ```js examples of the frontend guide (docs/frontend.md, its "Connecting your Better
+// Auth frontend" section) verbatim, as a signed-in browser would: a new user signs up through Better Auth's own client (`authClient.signUp.email`), then the
+// guide's code runs with that `authClient`, against the API at TODO_API_URL.
 //
-// usage: BETTER_AUTH_URL=... TODO_API_URL=... [INITIAL_TOKEN=...] [README_FILE=...] \
-//          node readme-examples.mjs
-// INITIAL_TOKEN starts the README's `token` variable with a given (say, expired) token.
+// usage: BETTER_AUTH_URL=... TODO_API_URL=... [INITIAL_TOKEN=...] [GUIDE_FILE=...] \
+//          node guide-examples.mjs
+// INITIAL_TOKEN starts the guide's `token` variable with a given (say, expired) token.
 // Prints one JSON line: {userId, calls: [{method, path, status}], results: {...}}.
 
 import { randomBytes } from "node:crypto";
@@ -39,16 +39,16 @@ const authClient = createAuthClient({
 
 const id = randomBytes(4).toString("hex");
 const signedUp = await authClient.signUp.email({
-  email: `readme-${id}@example.com`,
+  email: `guide-${id}@example.com`,
   password: randomBytes(12).toString("base64url"),
-  name: "README reader",
+  name: "Guide reader",
 });
 if (signedUp.error) {
   console.error("sign-up failed:", JSON.stringify(signedUp.error));
   process.exit(1);
 }
 
-// Every call the README makes to our API, with its answer's status.
+// Every call the guide makes to our API, with its answer's status.
 const calls = [];
 const browserFetch = globalThis.fetch;
 const fetch = async (url, init = {}) => {
@@ -63,22 +63,22 @@ const fetch = async (url, init = {}) => {
   return response;
 };
 
-// README_FILE: the file holding the section (default: the project's README.md).
+// GUIDE_FILE: the file holding the section (default: the project's docs/frontend.md).
 // Only the section's own ```js blocks run.
-const readmeFile = process.env.README_FILE || new URL("../../README.md", import.meta.url);
+const guideFile = process.env.GUIDE_FILE || new URL("../../docs/frontend.md", import.meta.url);
 const HEADING = "## Connecting your Better Auth frontend";
-const readme = readFileSync(readmeFile, "utf8");
-const start = readme.indexOf(HEADING);
-const end = readme.indexOf("\n## ", start + HEADING.length);
-const section = start < 0 ? "" : readme.slice(start, end < 0 ? undefined : end);
+const guide = readFileSync(guideFile, "utf8");
+const start = guide.indexOf(HEADING);
+const end = guide.indexOf("\n## ", start + HEADING.length);
+const section = start < 0 ? "" : guide.slice(start, end < 0 ? undefined : end);
 const blocks = [...section.matchAll(/```js\n([\s\S]*?)```/g)].map((match) => match[1]);
 if (blocks.length === 0) {
-  console.error(`${readmeFile} has no "${HEADING}" section with a \`\`\`js block`);
+  console.error(`${guideFile} has no "${HEADING}" section with a \`\`\`js block`);
   process.exit(1);
 }
 function substitute(source, pattern, replacement) {
   if (!pattern.test(source)) {
-    console.error(`${readmeFile} no longer has a line matching ${pattern}`);
+    console.error(`${guideFile} no longer has a line matching ${pattern}`);
     process.exit(1);
   }
   return source.replace(pattern, replacement);
