@@ -181,7 +181,7 @@ def wipe(database_url: str) -> None:
     """Remove every row, from a synchronous test (one whose app runs in another event loop)."""
 
     async def wipe_with_own_engine() -> None:
-        engine = create_engine(make_settings(database_url), pooled=False)
+        engine = create_engine(make_settings(database_url))
         try:
             await _delete_rows(engine)
         finally:

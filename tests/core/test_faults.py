@@ -47,7 +47,7 @@ async def test_backends_killed_between_requests_are_invisible_to_clients(
             assert (
                 await client.post("/api/tasks", json={"title": "t"}, headers=ALICE)
             ).status_code == 201
-        admin_engine = create_engine(make_settings(cluster.url), pooled=False)
+        admin_engine = create_engine(make_settings(cluster.url))
         try:
             async with admin_engine.connect() as admin:
                 pids = list(

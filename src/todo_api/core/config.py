@@ -32,10 +32,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     # "transaction" for PgBouncer-style poolers (Neon's `-pooler` hosts are detected anyway).
     database_pool_mode: Literal["session", "transaction"] = "session"
-    # Connections a worker keeps open. Overflow connections are closed as soon as they are
-    # returned, so under steady load above the pool size SQLAlchemy keeps opening and closing
-    # them (a TLS handshake and a server process each time: 1 request in 80 at c=100 in the
-    # benchmark). Every connection a worker may hold is therefore in the pool by default.
+    # Connections a worker may hold: pool size plus overflow (kept apart for SQLite's pool;
+    # on PostgreSQL both simply add up). Each is opened when first needed and kept while in
+    # use, so steady load never reopens one (a TLS handshake and a server process each time).
     database_pool_size: int = Field(default=15, ge=1)
     database_max_overflow: int = Field(default=0, ge=0)
     # Seconds a request waits for a pooled connection before it gets a 503.

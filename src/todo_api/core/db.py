@@ -1,4 +1,4 @@
-"""The async engine, one session (and one transaction) per request, and fault classification."""
+"""Database URLs and engines, fair admission to the connection pool, and fault classification."""
 
 import asyncio
 from typing import Any
@@ -64,7 +64,7 @@ def _unnamed() -> str:
     return ""
 
 
-def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
+def create_engine(settings: Settings) -> AsyncEngine:
     url, connect_args = engine_arguments(settings)
     if url.get_backend_name() == "sqlite":
         # A file gets a pool sized like PostgreSQL's, so ConnectionSlots matches it; an
@@ -84,24 +84,15 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    if not pooled:
-        return create_async_engine(url, connect_args=connect_args, poolclass=NullPool)
-    engine = create_async_engine(
+    # PostgreSQL requests take connections from asyncpg's own pool (core.connections); this
+    # engine serves migrations and maintenance, so it keeps no connections of its own.
+    # Behind a transaction-mode pooler what it runs is a transaction all the same.
+    return create_async_engine(
         url,
         connect_args=connect_args,
-        # Reads and single-statement writes need no BEGIN/COMMIT round trips; routes that
-        # write with several statements ask for a transaction (get_transaction). Behind a
-        # transaction-mode pooler everything runs in a transaction (see get_connection).
+        poolclass=NullPool,
         isolation_level="READ COMMITTED" if settings.transaction_pooled else "AUTOCOMMIT",
-        pool_size=settings.database_pool_size,
-        max_overflow=settings.database_max_overflow,
-        pool_timeout=settings.database_pool_timeout,
-        pool_recycle=settings.database_pool_recycle,
-        pool_pre_ping=settings.database_pre_ping,
     )
-    if not settings.database_pre_ping:
-        event.listen(engine.sync_engine.pool, "checkout", _discard_if_closed)
-    return engine
 
 
 class ConnectionSlots:
@@ -139,14 +130,6 @@ class ConnectionSlots:
 
     async def __aexit__(self, *_: object) -> None:
         self._slots.release()
-
-
-def _discard_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-    # asyncpg marks a connection closed as soon as the server closes its socket (a killed
-    # backend, a restart, Neon suspending the compute), so checking that flag catches what a
-    # pre-ping would, without the round trip. The pool replaces the connection and retries.
-    if dbapi_connection.driver_connection.is_closed():
-        raise exc.DisconnectionError("the server closed this connection")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

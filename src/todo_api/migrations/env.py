@@ -27,7 +27,7 @@ def run_migrations(connection: Connection) -> None:
 
 
 async def run_async() -> None:
-    engine = create_engine(settings, pooled=False)
+    engine = create_engine(settings)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(run_migrations)
