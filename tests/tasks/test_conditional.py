@@ -149,3 +149,39 @@ async def test_two_concurrent_stale_puts_over_http_one_wins_one_gets_412(
             stored = await rows.task(task["id"])
             assert stored is not None
             assert stored["version"] == 2
+
+
+@pytest.mark.parametrize("tag", ['"2147483648"', '"3000000000"', '"1' + "0" * 30 + '"', "9" * 5000])
+async def test_a_version_no_task_can_have_is_a_412_on_every_write_never_a_500(
+    client: httpx.AsyncClient, alice: Headers, rows: Rows, tag: str
+) -> None:
+    task = await create(client, alice, title="Stay")
+    url = f"/api/tasks/{task['id']}"
+    conditional = {**alice, "If-Match": tag}
+
+    writes = [
+        await client.put(url, json={"title": "x"}, headers=conditional),
+        await client.patch(url, json={"title": "x"}, headers=conditional),
+        await client.patch(f"{url}/complete", headers=conditional),
+        await client.delete(url, headers=conditional),
+    ]
+    read = await client.get(url, headers={**alice, "If-None-Match": tag})
+
+    assert [w.status_code for w in writes] == [412] * 4
+    assert read.status_code == 200
+    stored = await rows.task(task["id"])
+    assert stored is not None
+    assert (stored["title"], stored["version"]) == ("Stay", 1)
+
+
+@pytest.mark.parametrize("version", [0, -1, 2**31, 2**64])
+async def test_a_body_version_no_task_can_have_is_a_412(
+    client: httpx.AsyncClient, alice: Headers, version: int
+) -> None:
+    task = await create(client, alice)
+
+    response = await client.put(
+        f"/api/tasks/{task['id']}", json={"title": "x", "version": version}, headers=alice
+    )
+
+    assert response.status_code == 412, response.text

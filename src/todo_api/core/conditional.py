@@ -6,6 +6,9 @@ from typing import Annotated
 from fastapi import Header
 
 
+MAX_VERSION = 2**31 - 1
+
+
 def etag(version: int) -> str:
     return f'"{version}"'
 
@@ -50,7 +53,8 @@ def parse(header: str | None) -> EntityTags | None:
             target, tag = weak, tag[2:]
         # Quotes are required by the RFC; bare numbers are accepted from lenient clients.
         value = tag[1:-1] if len(tag) >= 2 and tag[0] == tag[-1] == '"' else tag
-        if value.isascii() and value.isdigit():
+        # A tag no stored version can have (versions are PostgreSQL integers) matches nothing.
+        if value.isascii() and value.isdigit() and len(value) <= 10 and int(value) <= MAX_VERSION:
             target.add(int(value))
     return EntityTags(any=False, strong=frozenset(strong), weak=frozenset(weak))
 

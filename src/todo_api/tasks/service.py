@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from todo_api.core.conditional import EntityTags
+from todo_api.core.conditional import MAX_VERSION, EntityTags
 from todo_api.core.connections import Database
 from todo_api.core.errors import AppError
 from todo_api.idempotency import service as idempotency
@@ -123,6 +123,8 @@ async def update_task(
 
 def _also_matching(if_match: EntityTags | None, version: int) -> EntityTags:
     """`version` in a body is an If-Match of its own: both must name the current version."""
+    if not 1 <= version <= MAX_VERSION:  # no stored task has it
+        return EntityTags.none()
     if if_match is None or if_match.any:
         return EntityTags.exactly(version)
     return EntityTags.exactly(version) if version in if_match.strong else EntityTags.none()
@@ -227,5 +229,5 @@ async def list_tasks(
     next_cursor = cursor.encode(
         cursor_key, owner=owner, sort=sort, value=page.last_sort_value, task_id=page.last_id
     )
-    next_offset = (query.offset or 0) + query.limit if query.offset is not None else None
+    next_offset = query.offset + query.limit if query.offset is not None else None
     return Listing(page.json, page.total, next_cursor, next_offset)
