@@ -167,7 +167,7 @@ def settings(database_url: str) -> Settings:
 
 
 async def _clean(app: FastAPI) -> None:
-    await _delete_rows(app.state.runtime.databases.engine)
+    await _delete_rows(app.state.runtime.pool.engine)
 
 
 async def _delete_rows(engine: AsyncEngine) -> None:
@@ -268,7 +268,7 @@ class Rows:
     """Reads the database directly, to assert on what was stored rather than what was said."""
 
     def __init__(self, app: FastAPI):
-        self._engine = app.state.runtime.databases.engine
+        self._engine = app.state.runtime.pool.engine
 
     async def __call__(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         async with self._engine.connect() as connection:

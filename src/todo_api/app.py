@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
     runtime = Runtime(
         settings=settings,
         clock=clock,
-        databases=DatabasePool(settings, create_engine(settings)),
+        pool=DatabasePool(settings, create_engine(settings)),
         verifier=TokenVerifier(settings, http_client),
         rate_limiter=RateLimiter(settings, clock=clock) if settings.rate_limit_enabled else None,
         lifecycle=Lifecycle(),
@@ -54,9 +54,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         restore_sigterm = runtime.lifecycle.drain_on_sigterm(settings.shutdown_drain_seconds)
-        await runtime.databases.open()
+        await runtime.pool.open()
         pruning = asyncio.create_task(
-            prune_forever(runtime.databases, clock, every=settings.idempotency_prune_seconds)
+            prune_forever(runtime.pool, clock, every=settings.idempotency_prune_seconds)
         )
         with server_heap():
             yield
@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
         if runtime.rate_limiter is not None:
             await runtime.rate_limiter.aclose()
         await http_client.aclose()
-        await runtime.databases.close()
+        await runtime.pool.close()
 
     docs = settings.docs_enabled
     app = FastAPI(
@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
     )
-    app.state.runtime = runtime  # read through `core.deps.runtime`, typed
+    app.state.runtime = runtime  # read back, typed, through `core.deps.runtime_of`
 
     app.add_middleware(GuardMiddleware)
     app.add_middleware(

@@ -3,13 +3,14 @@
 import asyncio
 import time
 
+import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import exc
+from sqlalchemy import exc, text
 
 from tests.conftest import Rows, bearer, client_for, client_with, make_settings, running
-from todo_api.core.db import ConnectionSlots, engine_arguments, is_unavailable
+from todo_api.core.db import ConnectionSlots, create_engine, engine_arguments, is_unavailable
 
 
 def arguments(url: str, **overrides: object) -> tuple[str, dict[str, object]]:
@@ -74,6 +75,15 @@ def test_errors_are_classified_as_unavailable_or_not() -> None:
     assert is_unavailable(exc.OperationalError("SELECT 1", {}, Exception("gone")))
     assert not is_unavailable(exc.ProgrammingError("SELECT nope", {}, Exception("syntax")))
     assert not is_unavailable(ValueError("bug"))
+    # asyncpg's own, from statements run on its connection.
+    assert is_unavailable(asyncpg.AdminShutdownError("terminating connection"))
+    assert is_unavailable(asyncpg.ConnectionDoesNotExistError("connection was closed"))
+    assert is_unavailable(asyncpg.InterfaceError("connection is closed"))
+    assert is_unavailable(asyncpg.InterfaceError("pool is closing"))
+    assert is_unavailable(asyncpg.InternalClientError("cannot switch to state 12"))
+    assert not is_unavailable(asyncpg.InterfaceError("the server expects 2 arguments, 3 passed"))
+    assert not is_unavailable(asyncpg.DataError("invalid input for query argument $1"))
+    assert not is_unavailable(asyncpg.UndefinedColumnError("column title does not exist"))
 
 
 @pytest.mark.parametrize("scheme", ["postgresql", "sqlite"])
@@ -109,7 +119,7 @@ async def test_a_database_error_that_is_a_bug_is_a_bare_500(database_url: str) -
     async with client_with(database_url) as client:
         transport = client._transport
         assert isinstance(transport, httpx.ASGITransport)
-        engine = transport.app.state.runtime.databases.engine  # type: ignore[attr-defined]
+        engine = transport.app.state.runtime.pool.engine  # type: ignore[attr-defined]
         async with engine.begin() as connection:
             await connection.exec_driver_sql("ALTER TABLE tasks RENAME COLUMN title TO title_gone")
         try:
@@ -154,7 +164,7 @@ async def test_no_free_connection_within_the_pool_timeout_is_a_503(database_url:
         database_url, database_pool_size=1, database_max_overflow=0, database_pool_timeout=0.2
     )
     async with running(settings) as app, client_for(app) as client:
-        async with app.state.runtime.databases.slots:  # every connection is taken
+        async with app.state.runtime.pool.slots:  # every connection is taken
             started = time.monotonic()
             response = await client.get("/api/tasks", headers=bearer("alice"))
             waited = time.monotonic() - started
@@ -164,6 +174,33 @@ async def test_no_free_connection_within_the_pool_timeout_is_a_503(database_url:
     assert response.headers["Retry-After"].isdigit()
     assert 0.2 <= waited < 2
     assert afterwards.status_code == 200
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("mode", ["session", "transaction"])
+async def test_ready_answers_while_requests_queue_for_connections(
+    database_url: str, mode: str
+) -> None:
+    # A load balancer probing a busy but healthy worker must not take it out of service: the
+    # probe skips the queue of requests waiting for a connection, in either pool mode.
+    settings = make_settings(
+        database_url,
+        database_pool_mode=mode,
+        database_pool_size=1,
+        database_max_overflow=0,
+        database_pool_timeout=5,
+    )
+    async with (
+        running(settings) as app,
+        client_for(app) as client,
+        app.state.runtime.pool.slots,  # a request holds the only place in line
+    ):
+        started = time.monotonic()
+        response = await client.get("/ready")
+        waited = time.monotonic() - started
+
+    assert response.status_code == 200
+    assert waited < 1
 
 
 @pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
@@ -198,3 +235,23 @@ async def test_by_default_steady_load_reuses_pooled_connections_instead_of_openi
         served_by |= {row["pid"] for row in await rows(backends)} - earlier
 
     assert 0 < len(served_by) <= settings.database_pool_size + settings.database_max_overflow
+
+
+@pytest.mark.postgres_only
+async def test_a_migration_that_fails_halfway_leaves_nothing_behind(database_url: str) -> None:
+    # Alembic runs each upgrade in one transaction on the engine create_engine makes; an
+    # autocommitting engine would keep the first half of a failed revision.
+    engine = create_engine(make_settings(database_url))
+
+    async def half_a_revision() -> None:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE half_applied (id int)"))
+            raise RuntimeError("the revision's second step fails")
+
+    try:
+        with pytest.raises(RuntimeError):
+            await half_a_revision()
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SELECT to_regclass('half_applied')")) is None
+    finally:
+        await engine.dispose()

@@ -147,7 +147,7 @@ async def test_a_connect_that_hangs_is_a_503_within_five_seconds() -> None:
 async def test_an_exhausted_pool_is_a_503_within_five_seconds(database_url: str) -> None:
     settings = make_settings(database_url, database_pool_size=1, database_max_overflow=0)
     async with running(settings) as app, client_for(app) as client:
-        async with app.state.runtime.databases.connection():  # the one connection is taken
+        async with app.state.runtime.pool.connection():  # the one connection is taken
             started = time.monotonic()
             response = await client.get("/api/tasks", headers=ALICE)
             elapsed = time.monotonic() - started

@@ -121,7 +121,7 @@ async def test_expired_keys_are_pruned_in_the_background(database_url: str, alic
 async def test_a_retry_while_the_first_is_in_flight_is_409(
     app: FastAPI, alice: Headers, rows: Rows
 ) -> None:
-    engine = app.state.runtime.databases.engine
+    engine = app.state.runtime.pool.engine
     async with live_server(app) as base, httpx.AsyncClient(base_url=base) as http:
         # Hold the tasks table so the first request stops mid-flight, after claiming the key.
         async with engine.connect() as autocommit:

@@ -131,7 +131,7 @@ def make_machine(database_url: str) -> type[RuleBasedStateMachine]:
                 await self.client.aclose()
                 await _clean(self.app)
                 await self.app.state.runtime.http_client.aclose()
-                await self.app.state.runtime.databases.close()
+                await self.app.state.runtime.pool.close()
 
             self.runner.run(close())
             self.runner.close()

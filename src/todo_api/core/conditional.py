@@ -5,7 +5,6 @@ from typing import Annotated
 
 from fastapi import Header
 
-
 MAX_VERSION = 2**31 - 1
 
 

@@ -24,6 +24,7 @@ from todo_api.core.sql import Compiled, compile_for
 class Database:
     """What repositories run statements through: one connection, or the pool (`autocommit`)."""
 
+    __slots__ = ("dialect",)
     dialect: str
 
     async def fetch(self, statement: Executable, params: dict[str, Any]) -> Sequence[Any]:
@@ -43,7 +44,7 @@ class Database:
 class Connection(Database):
     """Statements on one connection: asyncpg's on PostgreSQL, SQLAlchemy's elsewhere."""
 
-    __slots__ = ("_dialect", "connection", "dialect", "driver")
+    __slots__ = ("_dialect", "connection", "driver")
 
     def __init__(
         self,
@@ -93,6 +94,8 @@ class Autocommit(Database):
     is a plain function, not a generator (FastAPI's cleanup of which costs more than the
     statement's own checkout).
     """
+
+    __slots__ = ("_pool",)
 
     def __init__(self, pool: "DatabasePool") -> None:
         self._pool = pool
@@ -163,13 +166,13 @@ class DatabasePool:
         another client).
         """
         if self._settings.transaction_pooled:
-            return self.transaction()
+            return self.transaction(queued=queued)
         return self._checkout(queued)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
+    async def transaction(self, *, queued: bool = True) -> AsyncIterator[Connection]:
         """One transaction: committed on exit, rolled back if the block raises."""
-        async with self._checkout(queued=True) as database:
+        async with self._checkout(queued) as database:
             if database.driver is not None:
                 async with database.driver.transaction():  # READ COMMITTED, the default
                     yield database
@@ -184,6 +187,7 @@ class DatabasePool:
     async def _checkout(self, queued: bool) -> AsyncIterator[Connection]:
         async with self.slots if queued else nullcontext():
             if self._pool is None:
+                assert self.dialect != "postgresql", "DatabasePool.open() was not awaited"
                 async with self.engine.connect() as connection:
                     yield Connection(self.engine.dialect, connection=connection)
             else:

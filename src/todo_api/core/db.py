@@ -84,27 +84,23 @@ def create_engine(settings: Settings) -> AsyncEngine:
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    # PostgreSQL requests take connections from asyncpg's own pool (core.connections); this
-    # engine serves migrations and maintenance, so it keeps no connections of its own.
-    # Behind a transaction-mode pooler what it runs is a transaction all the same.
-    return create_async_engine(
-        url,
-        connect_args=connect_args,
-        poolclass=NullPool,
-        isolation_level="READ COMMITTED" if settings.transaction_pooled else "AUTOCOMMIT",
-    )
+    # PostgreSQL requests take connections from asyncpg's own pool (core.connections): this
+    # engine supplies the dialect statements are compiled for and serves the migrations, in
+    # PostgreSQL's default transactional mode (a failed revision leaves nothing behind). It
+    # keeps no connections of its own.
+    return create_async_engine(url, connect_args=connect_args, poolclass=NullPool)
 
 
 class ConnectionSlots:
     """First come, first served admission to the connection pool.
 
-    SQLAlchemy's pool lets a request that arrives just as a connection is returned take it
-    ahead of the request that was woken for it, which goes back to the end of the line
-    (sqlalchemy#7679; asyncpg's own pool has the same flaw, asyncpg#1247). Under load a few
-    requests then wait out the pool timeout while others barge past: in the benchmark, p95 at
-    12x the median and thousands of 503s. Since Python 3.11 an asyncio.Semaphore queues its
-    waiters in order and lets no newcomer pass them. Requests and the background pruning take
-    a slot before a connection, one slot per pooled connection, so they wait here, in order.
+    asyncpg's pool lets a request that arrives just as a connection is returned take it ahead
+    of the request that was woken for it, which goes back to the end of the line
+    (asyncpg#1247; SQLAlchemy's pool has the same flaw, sqlalchemy#7679). Under load a few
+    requests would then wait out the pool timeout while others barge past. Since Python 3.11
+    an asyncio.Semaphore queues its waiters in order and lets no newcomer pass them. Requests
+    and the background pruning take a slot before a connection, one slot per pooled
+    connection, so they wait here, in order.
     Only /ready goes straight to the pool, so that a saturated worker still answers its probe
     (within its own timeout); a request may then briefly wait in the pool behind it.
     """
@@ -162,10 +158,22 @@ def is_unavailable(error: BaseException) -> bool:
     # Statements run on the asyncpg connection itself (Database) raise asyncpg's own errors.
     if isinstance(error, asyncpg.PostgresError):
         return str(error.sqlstate).startswith(_UNAVAILABLE_SQLSTATES)
-    # A connection that broke mid-statement (closed, or its protocol state left mid-exchange).
-    return isinstance(error, asyncpg.InternalClientError | asyncpg.InterfaceError) and (
-        "connection" in str(error).lower() or isinstance(error, asyncpg.InternalClientError)
+    # A connection left mid-exchange by a failure (its protocol state), or one used after it
+    # closed; asyncpg says the latter only in its message. Other interface errors are bugs.
+    if isinstance(error, asyncpg.InternalClientError):
+        return True
+    return isinstance(error, asyncpg.InterfaceError) and any(
+        sign in str(error) for sign in _CLOSED_SIGNS
     )
+
+
+# What asyncpg's InterfaceError says of a connection or pool that is closed or closing.
+_CLOSED_SIGNS = (
+    "connection is closed",
+    "connection was closed",
+    "pool is closing",
+    "pool is closed",
+)
 
 
 # What statements on the driver connection raise, for the error handlers to classify.

@@ -100,13 +100,13 @@ async def get_database(request: Request) -> Database:
     """For routes whose statements each stand alone (reads, single-statement writes): each
     runs on a connection of its own and commits on its own. Skipping BEGIN and COMMIT saves
     two round trips on every such request; a statement is atomic either way."""
-    return runtime_of(request).databases.autocommit
+    return runtime_of(request).pool.autocommit
 
 
 async def get_transaction(request: Request) -> AsyncIterator[Database]:
     """For routes that write with several statements: one transaction, committed when the
     route returns and rolled back if it raises. Services never commit."""
-    async with runtime_of(request).databases.transaction() as database:
+    async with runtime_of(request).pool.transaction() as database:
         yield database
 
 

@@ -220,7 +220,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    # Connection failures surface as SQLAlchemy errors, or raw OSError/TimeoutError on connect.
+    # Connection failures surface as asyncpg's own errors (statements on the driver
+    # connection), SQLAlchemy's (SQLite), or a raw OSError/TimeoutError on connect.
     for error_type in (exc.DBAPIError, exc.TimeoutError, OSError, *DRIVER_ERRORS):
         app.add_exception_handler(error_type, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)

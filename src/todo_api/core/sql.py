@@ -101,8 +101,12 @@ class Compiled:
 
 
 def compile_for(statement: Executable, dialect: Dialect) -> Compiled:
-    """Compile once; the bound values a statement carries itself (literals) come along."""
+    """Compile once; the values a statement carries itself (literals) come along, and a
+    parameter left unbound stays a KeyError rather than a silent NULL."""
     assert isinstance(statement, ClauseElement)
     compiled = statement.compile(dialect=dialect)
     assert isinstance(compiled, SQLCompiler)
-    return Compiled(compiled.string, tuple(compiled.positiontup or ()), dict(compiled.params))
+    literals = {
+        name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
+    }
+    return Compiled(compiled.string, tuple(compiled.positiontup or ()), literals)

@@ -16,7 +16,7 @@ from todo_api.core.ratelimit import RateLimiter
 class Runtime:
     settings: Settings
     clock: Clock
-    databases: DatabasePool
+    pool: DatabasePool
     verifier: TokenVerifier
     # None when RATE_LIMIT_ENABLED=false.
     rate_limiter: RateLimiter | None

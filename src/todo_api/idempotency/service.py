@@ -88,12 +88,12 @@ async def prune_expired(db: Database, *, now: datetime) -> int:
     return await records.delete_older_than(db, now - KEEP_FOR)
 
 
-async def prune_forever(databases: DatabasePool, clock: Clock, every: float) -> None:
+async def prune_forever(pool: DatabasePool, clock: Clock, every: float) -> None:
     """Background loop for the app's lifetime; a database outage only delays the next prune."""
     while True:
         await asyncio.sleep(every)
         try:
-            async with databases.transaction() as db:
+            async with pool.transaction() as db:
                 removed = await prune_expired(db, now=clock.now())
             if removed:
                 logger.info("pruned %d expired idempotency keys", removed)

@@ -32,7 +32,7 @@ async def ready(app: RuntimeDep) -> Health:
     try:
         async with (
             asyncio.timeout(READY_TIMEOUT_SECONDS),
-            app.databases.connection(queued=False) as db,
+            app.pool.connection(queued=False) as db,
         ):
             await db.execute(_PROBE, {})
     except Exception as error:

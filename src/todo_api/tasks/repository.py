@@ -1,8 +1,9 @@
 """Every SQL statement on tasks: owner scoping, prebuilt statements, rows into response bodies.
 
 Statements are SQLAlchemy Core, built once at import (or once per listing shape) and compiled
-once per dialect by `core.db`; the database returns each task already as the JSON the API
-sends (`core.sql.json_object`), so responses pass through as text.
+once per dialect (`core.sql.compile_for`, through `core.connections`); the database returns
+each task already as the JSON the API sends (`core.sql.json_object`), so responses pass
+through as text.
 """
 
 from dataclasses import dataclass
