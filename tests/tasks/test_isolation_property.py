@@ -14,8 +14,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from tests.conftest import _clean, bearer, client_for, make_settings
-from todo_api.app import create_app
+from tests.conftest import bearer, client_for, make_settings, running
 
 USERS = ("alice", "bob", "carol")
 HEADERS = {user: bearer(user) for user in USERS}
@@ -32,7 +31,9 @@ def make_machine(database_url: str) -> type[RuleBasedStateMachine]:
         def __init__(self) -> None:
             super().__init__()
             self.runner = asyncio.Runner()
-            self.app = create_app(make_settings(database_url))
+            # The app with its lifespan running (its connection pool open), on an empty table.
+            self.lifespan = running(make_settings(database_url))
+            self.app = self.runner.run(self.lifespan.__aenter__())
             self.client = client_for(self.app)
             self.model: dict[str, dict[int, dict[str, Any]]] = {user: {} for user in USERS}
             self.owners: dict[int, str] = {}
@@ -129,9 +130,7 @@ def make_machine(database_url: str) -> type[RuleBasedStateMachine]:
         def teardown(self) -> None:
             async def close() -> None:
                 await self.client.aclose()
-                await _clean(self.app)
-                await self.app.state.runtime.http_client.aclose()
-                await self.app.state.runtime.pool.close()
+                await self.lifespan.__aexit__(None, None, None)
 
             self.runner.run(close())
             self.runner.close()
