@@ -158,6 +158,31 @@ async def test_responses_carry_the_ratelimit_headers(database_url: str, clock: F
     assert second.headers["RateLimit"] == '"user";r=598;t=1'
 
 
+async def test_not_modified_and_error_responses_carry_the_ratelimit_headers_too(
+    database_url: str, clock: FixedClock
+) -> None:
+    async with clocked_client(database_url, clock, rate_limit_per_minute=600) as client:
+        created = await client.post("/api/tasks", json={"title": "t"}, headers=bearer("alice"))
+        url = f"/api/tasks/{created.json()['id']}"
+        answers = [
+            await client.get(url, headers={**bearer("alice"), "If-None-Match": '"1"'}),
+            await client.get(url, headers=bearer("bob")),
+            await client.put(
+                url, json={"title": "x"}, headers={**bearer("alice"), "If-Match": '"9"'}
+            ),
+            await client.put(url, json={"title": ""}, headers=bearer("alice")),
+        ]
+
+    assert [answer.status_code for answer in answers] == [304, 404, 412, 422]
+    assert [answer.headers["RateLimit"] for answer in answers] == [
+        '"user";r=598;t=1',
+        '"user";r=599;t=1',
+        '"user";r=597;t=1',
+        '"user";r=596;t=1',
+    ]
+    assert all(a.headers["RateLimit-Policy"] == '"user";q=600;w=60' for a in answers)
+
+
 async def test_failed_authentication_is_limited_per_address(database_url: str) -> None:
     async with client_with(database_url, rate_limit_anon_per_minute=2) as client:
         failures = [

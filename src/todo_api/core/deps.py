@@ -5,13 +5,14 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security.base import SecurityBase
 from fastapi.security.utils import get_authorization_scheme_param
 
 from todo_api.core.auth import InvalidToken, MissingCredentials, PathUserMismatch, Principal
 from todo_api.core.connections import Database
+from todo_api.core.http import RATE_LIMIT_HEADERS
 from todo_api.core.state import Runtime
 
 logger = logging.getLogger("todo_api.auth")
@@ -71,12 +72,13 @@ authenticate = BearerAuthentication()
 Authenticated = Annotated[Principal, Depends(authenticate)]
 
 
-async def rate_limited(request: Request, response: Response, user: Authenticated) -> Principal:
-    """The caller, counted against their budget: 429 when it is spent; the remaining budget
-    in the RateLimit headers otherwise."""
+async def rate_limited(request: Request, user: Authenticated) -> Principal:
+    """The caller, counted against their budget: 429 when it is spent; otherwise the
+    remaining budget goes out in the RateLimit headers of whatever the response is (a 304 or
+    an error too), which the edge middleware adds."""
     limiter = runtime_of(request).rate_limiter
     if limiter is not None and (quota := await limiter.charge_user(user.user_id)):
-        response.headers.update(quota.headers)
+        request.scope["state"][RATE_LIMIT_HEADERS] = quota.headers
     return user
 
 

@@ -21,6 +21,8 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_AUTHORIZATION_BYTES = 8 * 1024
 MAX_HEADER_BYTES = 16 * 1024
 MAX_REQUEST_ID = 128
+# Where the rate-limit dependency leaves the caller's remaining budget for every response.
+RATE_LIMIT_HEADERS = "rate_limit_headers"
 
 
 class UnsupportedMediaType(AppError):
@@ -85,6 +87,8 @@ class GuardMiddleware:
                 headers.setdefault("Cache-Control", "no-store")
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers["X-Request-ID"] = request_id
+                for name, value in scope["state"].get(RATE_LIMIT_HEADERS, {}).items():
+                    headers.setdefault(name, value)
             await send(message)
 
         try:
