@@ -25,6 +25,7 @@ from todo_api.core.openapi import install_openapi
 from todo_api.core.ratelimit import RateLimiter
 from todo_api.core.state import Runtime
 from todo_api.idempotency.service import prune_forever
+from todo_api.reminders.routes import router as reminders_router
 from todo_api.system.routes import router as system_router
 from todo_api.tasks.routes import router as tasks_router
 from todo_api.users.routes import router as users_router
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
     # they came before the alias.
     for prefix, listed in (("/api", True), ("/api/v1", False)):
         app.include_router(users_router, prefix=prefix, include_in_schema=listed)
+        app.include_router(reminders_router, prefix=prefix, include_in_schema=listed)
         app.include_router(
             tasks_router, prefix=f"{prefix}/tasks", tags=["tasks"], include_in_schema=listed
         )

@@ -315,7 +315,8 @@ def test_the_frontend_guide_examples_run_as_written(
     assert results["deleted"] == 204
     assert results["me"] == {
         "user_id": user_id,
-        "tasks": {"total": 0, "completed": 0, "pending": 0},
+        "time_zone": "UTC",
+        "tasks": {"total": 0, "completed": 0, "pending": 0, "overdue": 0, "due_today": 0},
     }
 
 
@@ -379,11 +380,17 @@ def test_two_frontend_users_each_see_only_their_own_tasks(stacks: Stacks, algori
         assert as_alice.get(bread_id).status_code == 404
 
         alice_me, bob_me = as_alice.me().json(), as_bob.me().json()
+        no_dues = {"overdue": 0, "due_today": 0}
         assert alice_me == {
             "user_id": alice.id,
-            "tasks": {"total": 1, "completed": 1, "pending": 0},
+            "time_zone": "UTC",
+            "tasks": {"total": 1, "completed": 1, "pending": 0, **no_dues},
         }
-        assert bob_me == {"user_id": bob.id, "tasks": {"total": 1, "completed": 0, "pending": 1}}
+        assert bob_me == {
+            "user_id": bob.id,
+            "time_zone": "UTC",
+            "tasks": {"total": 1, "completed": 0, "pending": 1, **no_dues},
+        }
 
         # The token the jwt plugin puts in get-session's `set-auth-jwt` header works the same.
         assert me(http, alice.session_jwt_header()).json()["user_id"] == alice.id

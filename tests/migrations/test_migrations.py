@@ -68,8 +68,8 @@ async def test_the_database_itself_refuses_invalid_rows(database_url: str, value
                 await connection.execute(
                     text(
                         "INSERT INTO tasks (user_id, title, description, completed, created_at,"
-                        f" updated_at, version) VALUES ({values}, false, CURRENT_TIMESTAMP,"
-                        " CURRENT_TIMESTAMP, 1)"
+                        f" updated_at, version, position) VALUES ({values}, false,"
+                        " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1, 'a0')"
                     )
                 )
     finally:
@@ -87,8 +87,9 @@ async def test_deleting_a_user_deletes_their_tasks(database_url: str) -> None:
             )
             await connection.execute(
                 text(
-                    "INSERT INTO tasks (user_id, title, completed, created_at, updated_at, version)"
-                    " VALUES ('gone', 't', false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)"
+                    "INSERT INTO tasks (user_id, title, completed, created_at, updated_at, version,"
+                    " position) VALUES ('gone', 't', false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP,"
+                    " 1, 'a0')"
                 )
             )
             await connection.execute(text("DELETE FROM users WHERE id = 'gone'"))

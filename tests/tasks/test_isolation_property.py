@@ -125,6 +125,8 @@ def make_machine(database_url: str) -> type[RuleBasedStateMachine]:
                     "total": len(seen),
                     "completed": done,
                     "pending": len(seen) - done,
+                    "overdue": 0,
+                    "due_today": 0,
                 }
 
         def teardown(self) -> None:

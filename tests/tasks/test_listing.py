@@ -151,7 +151,7 @@ async def test_any_search_string_is_answered_control_characters_included(
     [
         "status=done",
         "status_filter=nope",
-        "sort=priority",
+        "sort=importance",
         "sort=--title",
         "limit=0",
         "limit=201",

@@ -233,7 +233,13 @@ async def test_another_users_task_is_404_on_every_route_and_left_unchanged(
     assert listing.json() == []
     assert listing.headers["X-Total-Count"] == "0"
     me = await client.get("/api/me", headers=bob)
-    assert me.json()["tasks"] == {"total": 0, "completed": 0, "pending": 0}
+    assert me.json()["tasks"] == {
+        "total": 0,
+        "completed": 0,
+        "pending": 0,
+        "overdue": 0,
+        "due_today": 0,
+    }
 
 
 async def test_user_id_in_the_create_body_is_rejected_not_ignored(

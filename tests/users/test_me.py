@@ -19,8 +19,16 @@ async def test_me_counts_only_the_callers_tasks(
     alice_me = (await client.get("/api/me", headers=alice)).json()
     bob_me = (await client.get("/api/me", headers=bob)).json()
 
-    assert alice_me == {"user_id": "alice", "tasks": {"total": 3, "completed": 1, "pending": 2}}
-    assert bob_me == {"user_id": "bob", "tasks": {"total": 1, "completed": 1, "pending": 0}}
+    assert alice_me == {
+        "user_id": "alice",
+        "time_zone": "UTC",
+        "tasks": {"total": 3, "completed": 1, "pending": 2, "overdue": 0, "due_today": 0},
+    }
+    assert bob_me == {
+        "user_id": "bob",
+        "time_zone": "UTC",
+        "tasks": {"total": 1, "completed": 1, "pending": 0, "overdue": 0, "due_today": 0},
+    }
 
 
 async def test_me_for_a_new_user_is_zero_and_writes_nothing(
@@ -30,6 +38,7 @@ async def test_me_for_a_new_user_is_zero_and_writes_nothing(
 
     assert response.json() == {
         "user_id": "alice",
-        "tasks": {"total": 0, "completed": 0, "pending": 0},
+        "time_zone": "UTC",
+        "tasks": {"total": 0, "completed": 0, "pending": 0, "overdue": 0, "due_today": 0},
     }
     assert await rows("SELECT * FROM users") == []

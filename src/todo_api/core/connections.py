@@ -40,6 +40,11 @@ class Database:
         row = await self.fetchrow(statement, params)
         return None if row is None else row[0]
 
+    def transaction(self) -> AbstractAsyncContextManager["Database"]:
+        """Statements that must see and write one state together (read under a lock, then
+        write): a transaction, or the one this already is."""
+        raise NotImplementedError
+
 
 class Connection(Database):
     """Statements on one connection: asyncpg's on PostgreSQL, SQLAlchemy's elsewhere."""
@@ -57,6 +62,11 @@ class Connection(Database):
         self.dialect = dialect.name
         self.driver = driver  # an asyncpg connection, on PostgreSQL
         self.connection = connection  # a SQLAlchemy connection, elsewhere
+
+    def transaction(self) -> AbstractAsyncContextManager[Database]:
+        # Services are handed a connection only inside a transaction (`TransactionDep`, or
+        # every checkout behind a transaction-mode pooler).
+        return nullcontext(self)
 
     def _compiled(self, statement: Executable) -> Compiled:
         key = (self.dialect, statement)
@@ -112,6 +122,9 @@ class Autocommit(Database):
     async def execute(self, statement: Executable, params: dict[str, Any]) -> None:
         async with self._pool.connection() as connection:
             await connection.execute(statement, params)
+
+    def transaction(self) -> AbstractAsyncContextManager[Database]:
+        return self._pool.transaction()
 
 
 # Statements are module constants (or built once per listing shape), so this stays small.

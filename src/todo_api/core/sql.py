@@ -17,6 +17,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import Label
 from sqlalchemy.sql.functions import FunctionElement
 
+from todo_api.core.columns import TextList
+
 
 class rfc3339(FunctionElement[str]):  # noqa: N801 (named like the SQL functions it stands for)
     """A UTC time as the API writes it: `2026-01-10T09:30:00.123456Z`, `...:00Z` on a whole
@@ -77,8 +79,32 @@ def _json_object_sqlite(element: json_object, compiler: SQLCompiler, **kw: Any) 
         value = compiler.process(field.element, **kw)
         if isinstance(field.type, Boolean):  # SQLite stores booleans as 0 and 1
             value = f"json(CASE WHEN {value} THEN 'true' ELSE 'false' END)"
+        elif isinstance(field.type, TextList):  # stored as JSON text: embed, not quote
+            value = f"json({value})"
         pairs.append(f"'{field.name}', {value}")
     return f"json_object({', '.join(pairs)})"
+
+
+class contains_all(FunctionElement[bool]):  # noqa: N801
+    """Whether a list column holds every value of a list parameter: `@>` on PostgreSQL (a GIN
+    index serves it), a JSON set comparison on SQLite."""
+
+    type = Boolean()
+    inherit_cache = True
+
+
+@compiles(contains_all, "postgresql")
+def _contains_all_postgresql(element: contains_all, compiler: SQLCompiler, **kw: Any) -> str:
+    column, values = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"({column} @> {values})"
+
+
+@compiles(contains_all, "sqlite")
+def _contains_all_sqlite(element: contains_all, compiler: SQLCompiler, **kw: Any) -> str:
+    column, values = (compiler.process(clause, **kw) for clause in element.clauses)
+    held = f"SELECT value FROM json_each({column})"  # noqa: S608 (compiled SQL)
+    wanted = f"SELECT 1 FROM json_each({values}) AS wanted WHERE wanted.value NOT IN ({held})"  # noqa: S608
+    return f"NOT EXISTS ({wanted})"
 
 
 def _fields(element: json_object) -> list[Label[Any]]:

@@ -9,7 +9,8 @@ from datetime import datetime
 
 from todo_api.tasks.errors import InvalidCursor
 
-SortValue = str | datetime
+SortValue = str | int | datetime | None
+_TIMES = ("created_at", "updated_at", "due")
 _MAC_BYTES = 16
 
 
@@ -34,7 +35,9 @@ def decode(key: bytes, cursor: str, *, owner: str, sort: str) -> tuple[SortValue
     cursor_sort, value, task_id = json.loads(body)
     if cursor_sort != sort:
         raise InvalidCursor("The cursor was issued for another sort order")
-    return (value if sort.endswith("title") else datetime.fromisoformat(value)), task_id
+    if sort[1:] in _TIMES and value is not None:
+        return datetime.fromisoformat(value), task_id
+    return value, task_id
 
 
 def _mac(key: bytes, owner: str, body: bytes) -> bytes:

@@ -34,3 +34,14 @@ class ServerOwnedFieldDiffers(AppError):
     def __init__(self, field: str) -> None:
         message = "is set by the server: send the stored value or leave it out"
         super().__init__(extensions={"errors": [{"loc": ["body", field], "msg": message}]})
+
+
+class PlanningRuleBroken(AppError):
+    """A body that is valid on its own but breaks a rule once applied to the stored task
+    (a recurrence without a due, reminders without a due time, a neighbour that is no task)."""
+
+    status = 422
+    detail = "Request body is invalid"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(extensions={"errors": [{"loc": ["body", field], "msg": message}]})

@@ -19,6 +19,7 @@ from todo_api.tasks.schemas import (
     CompletionUpdate,
     TaskCreate,
     TaskListQuery,
+    TaskMove,
     TaskRead,
     TaskUpdate,
 )
@@ -52,6 +53,7 @@ _TASK_LINKS = {
         ("ReplaceTask", "replace_task"),
         ("PatchTask", "patch_task"),
         ("CompleteTask", "complete_task"),
+        ("MoveTask", "move_task"),
         ("DeleteTask", "delete_task"),
     ]
 }
@@ -82,6 +84,8 @@ async def list_query(request: Request) -> TaskListQuery:
     """
     # Of a repeated parameter the last value counts, as with FastAPI.
     params: dict[str, object] = dict(request.query_params)
+    if "tag" in params:  # `tag` may repeat: every value counts
+        params["tag"] = ",".join(request.query_params.getlist("tag"))
     if "user_id" in request.path_params:
         # The compatibility paths serve frontends that read one array and never follow Link.
         params.setdefault("limit", PAGE_MAX)
@@ -126,8 +130,13 @@ async def list_tasks(
     request: Request,
 ) -> str:
     """List your tasks: filter, search, sort; paging in the Link and X-Total-Count headers."""
+    runtime = runtime_of(request)
     page = await service.list_tasks(
-        db, owner=user.user_id, query=query, cursor_key=runtime_of(request).settings.cursor_key
+        db,
+        owner=user.user_id,
+        query=query,
+        cursor_key=runtime.settings.cursor_key,
+        now=runtime.clock.now(),
     )
     response.headers["X-Total-Count"] = str(page.total)
     if page.next_cursor is not None:
@@ -262,6 +271,36 @@ async def complete_task(
         owner=user.user_id,
         task_id=task_id,
         completed=body.completed if body is not None else None,
+        now=runtime_of(request).clock.now(),
+        if_match=conditional.parse(if_match),
+    )
+    return _tagged(response, task)
+
+
+@router.post(
+    "/{task_id}/move",
+    response_model=None,
+    response_class=JSONText,
+    responses=_CHANGE_RESPONSES,
+    max_body_size=MAX_BODY_BYTES,
+)
+async def move_task(
+    task_id: TaskId,
+    move: TaskMove,
+    response: Response,
+    user: CurrentUser,
+    db: DatabaseDep,
+    request: Request,
+    _: JsonBody,
+    if_match: IfMatch = None,
+) -> str:
+    """Place the task before or after another one, or at the top or bottom of the manual
+    order (`sort=position`). No other task changes."""
+    task = await service.move_task(
+        db,
+        owner=user.user_id,
+        task_id=task_id,
+        move=move,
         now=runtime_of(request).clock.now(),
         if_match=conditional.parse(if_match),
     )

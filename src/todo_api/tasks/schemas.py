@@ -1,7 +1,9 @@
 """What clients may send (strict, closed) and what the API returns."""
 
-from datetime import datetime
-from typing import Annotated, Any, Literal, Self
+import re
+import unicodedata
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import (
     AfterValidator,
@@ -10,13 +12,20 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
 
-from todo_api.tasks.models import DESCRIPTION_MAX, TITLE_MAX
+from todo_api.tasks import recurrence
+from todo_api.tasks.models import DESCRIPTION_MAX, PRIORITIES, RECURRENCE_MAX, TITLE_MAX
+
+TAG_MAX = 50
+TAGS_MAX = 20
+REMINDERS_MAX = 5
+REMINDER_MAX = timedelta(days=30)
 
 
 def _storable(value: str) -> str:
@@ -75,6 +84,138 @@ Description = Annotated[
     ),
 ]
 
+Priority = Literal["none", "low", "medium", "high", "urgent"]
+assert get_args(Priority) == PRIORITIES
+
+
+def _text(value: object) -> str:
+    # Dates and times arrive as JSON strings; strict mode alone would refuse them all.
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return value
+
+
+def _calendar_date(value: str) -> date:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be a date, YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be a real calendar date") from None
+
+
+def _utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range") from None
+
+
+DueDate = Annotated[
+    date,
+    BeforeValidator(_calendar_date),
+    BeforeValidator(_text),
+    WithJsonSchema({"type": "string", "format": "date", "examples": ["2026-03-22"]}),
+]
+DueAt = Annotated[
+    AwareDatetime,
+    AfterValidator(_utc),
+    BeforeValidator(_text),
+    Field(strict=False),
+    WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-03-22T09:00:00Z"]}),
+]
+
+
+def _tags(values: list[str]) -> list[str]:
+    merged: dict[str, str] = {}
+    for value in values:
+        tag = value.strip()
+        if not 1 <= len(tag) <= TAG_MAX:
+            raise ValueError(f"each tag must be 1 to {TAG_MAX} characters after trimming")
+        if "," in tag or any(unicodedata.category(c) in {"Cc", "Cs"} for c in tag):
+            raise ValueError("a tag cannot contain commas or control characters")
+        merged.setdefault(tag.casefold(), tag)  # the first spelling wins
+    if len(merged) > TAGS_MAX:
+        raise ValueError(f"at most {TAGS_MAX} tags")
+    return [merged[key] for key in sorted(merged)]
+
+
+Tags = Annotated[
+    list[str],
+    AfterValidator(_tags),
+    WithJsonSchema(
+        {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1, "maxLength": TAG_MAX, "pattern": "^[^,]+$"},
+            "maxItems": TAGS_MAX,
+            "description": "Trimmed; duplicates (ignoring case) merged; returned sorted.",
+            "examples": [["errands", "home"]],
+        }
+    ),
+]
+
+# ISO 8601 durations of fixed length: weeks, days, hours, minutes, seconds (a year or a month
+# has no fixed length, so "P1M" before a due would be ambiguous).
+_DURATION = re.compile(r"P(?:\d+W|(?:\d+D)?(?:T(?:[\d.]+H)?(?:[\d.]+M)?(?:[\d.]+S)?)?)")
+_TIMEDELTA = TypeAdapter(timedelta)
+
+
+def _reminders(values: list[str]) -> list[str]:
+    offsets: set[timedelta] = set()
+    for value in values:
+        if not _DURATION.fullmatch(value) or value in {"P", "PT"} or value.endswith("T"):
+            raise ValueError("each reminder must be an ISO 8601 duration such as PT15M or P1D")
+        offset = _TIMEDELTA.validate_python(value)
+        if offset > REMINDER_MAX:
+            raise ValueError("a reminder can be at most 30 days before the due")
+        offsets.add(offset)
+    if len(offsets) > REMINDERS_MAX:
+        raise ValueError(f"at most {REMINDERS_MAX} reminders")
+    return [_TIMEDELTA.dump_python(offset, mode="json") for offset in sorted(offsets)]
+
+
+Reminders = Annotated[
+    list[str],
+    AfterValidator(_reminders),
+    WithJsonSchema(
+        {
+            "type": "array",
+            "items": {"type": "string", "pattern": "^P", "examples": ["PT15M"]},
+            "maxItems": REMINDERS_MAX,
+            "description": "ISO 8601 durations before `due_at`, at most 30 days each; "
+            "returned merged and sorted shortest first.",
+            "examples": [["PT15M", "P1D"]],
+        }
+    ),
+]
+
+
+def _recurrence(value: str | None) -> str | None:
+    return None if value is None else recurrence.normalize(value)
+
+
+Recurrence = Annotated[
+    str | None,
+    Field(max_length=RECURRENCE_MAX),
+    AfterValidator(_recurrence),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string", "maxLength": RECURRENCE_MAX}, {"type": "null"}],
+            "description": "An RFC 5545 RRULE value without `RRULE:`: FREQ (DAILY, WEEKLY, "
+            "MONTHLY, YEARLY) with INTERVAL, BYDAY, BYMONTHDAY, BYMONTH, COUNT or UNTIL; "
+            "needs a due.",
+            "examples": ["FREQ=WEEKLY;BYDAY=MO"],
+        }
+    ),
+]
+
+
+def _one_due(value: datetime | None, info: ValidationInfo) -> datetime | None:
+    if value is not None and info.data.get("due_date") is not None:
+        raise ValueError("a task has either due_date or due_at, not both")
+    return value
+
+
 _REQUEST = ConfigDict(extra="forbid", strict=True)
 
 
@@ -88,13 +229,38 @@ class TaskCreate(BaseModel):
     title: Title
     description: Description = None
     completed: bool = False
+    priority: Priority = "none"
+    due_date: DueDate | None = None
+    due_at: Annotated[DueAt | None, AfterValidator(_one_due)] = None
+    tags: Tags = Field(default_factory=list)
+    recurrence: Recurrence = None
+    reminders: Reminders = Field(default_factory=list)
 
 
 # Fields the server owns that a client may send back unchanged in an update (frontends PUT the
 # whole task they read). `version` is one of them, and acts as If-Match.
-ECHOED_FIELDS = ("id", "user_id", "created_at", "updated_at", "version")
-WRITABLE_FIELDS = ("title", "description", "completed")
-_NOT_NULL = ("title", "completed", *ECHOED_FIELDS)
+ECHOED_FIELDS = (
+    "id",
+    "user_id",
+    "position",
+    "completed_at",
+    "created_at",
+    "updated_at",
+    "version",
+)
+WRITABLE_FIELDS = (
+    "title",
+    "description",
+    "completed",
+    "priority",
+    "due_date",
+    "due_at",
+    "tags",
+    "recurrence",
+    "reminders",
+)
+_NULLABLE = ("description", "due_date", "due_at", "recurrence", "completed_at")
+_NOT_NULL = tuple(name for name in (*WRITABLE_FIELDS, *ECHOED_FIELDS) if name not in _NULLABLE)
 
 
 def _rfc3339_text(value: object) -> object:
@@ -128,7 +294,7 @@ _ECHO: dict[str, Any] = {
 
 
 class TaskUpdate(BaseModel):
-    """Only the fields sent change; at least one of title, description, completed is required.
+    """Only the fields sent change; at least one writable field is required.
 
     The task as read may be sent back whole: its server-owned fields must equal the stored
     values, and `version` works like If-Match (412 when the task has moved on).
@@ -139,8 +305,16 @@ class TaskUpdate(BaseModel):
     title: Title | None = None
     description: Description = None
     completed: bool | None = None
+    priority: Priority | None = None
+    due_date: DueDate | None = None
+    due_at: Annotated[DueAt | None, AfterValidator(_one_due)] = None
+    tags: Tags | None = None
+    recurrence: Recurrence = None
+    reminders: Reminders | None = None
     id: int | None = Field(default=None, **_ECHO)
     user_id: str | None = Field(default=None, **_ECHO)
+    position: str | None = Field(default=None, **_ECHO)
+    completed_at: EchoedTime | None = Field(default=None, **_ECHO)
     created_at: EchoedTime | None = Field(default=None, **_ECHO)
     updated_at: EchoedTime | None = Field(default=None, **_ECHO)
     version: int | None = Field(
@@ -161,7 +335,7 @@ class TaskUpdate(BaseModel):
     @model_validator(mode="after")
     def _some_change(self) -> Self:
         if not self.model_fields_set.intersection(WRITABLE_FIELDS):
-            raise ValueError("at least one of title, description, completed is required")
+            raise ValueError(f"at least one of {', '.join(WRITABLE_FIELDS)} is required")
         return self
 
     @property
@@ -194,6 +368,14 @@ class TaskRead(BaseModel):
                     "title": "Buy milk",
                     "description": "2 litres",
                     "completed": False,
+                    "priority": "high",
+                    "due_date": None,
+                    "due_at": "2026-01-12T17:00:00Z",
+                    "tags": ["errands"],
+                    "recurrence": "FREQ=WEEKLY;BYDAY=MO",
+                    "reminders": ["PT1H"],
+                    "position": "A99999999999999999999999998",
+                    "completed_at": None,
                     "created_at": "2026-01-10T09:30:00.123456Z",
                     "updated_at": "2026-01-10T09:30:00.123456Z",
                     "version": 1,
@@ -207,6 +389,14 @@ class TaskRead(BaseModel):
     title: str
     description: str | None
     completed: bool
+    priority: Priority
+    due_date: date | None
+    due_at: datetime | None
+    tags: list[str]
+    recurrence: str | None
+    reminders: list[str]
+    position: str = Field(description="The manual order key: sort by it (byte order).")
+    completed_at: datetime | None
     created_at: datetime
     updated_at: datetime
     version: int
@@ -216,9 +406,37 @@ class TaskCounts(BaseModel):
     total: int
     completed: int
     pending: int
+    overdue: int = Field(description="Not completed, due before now (today's day in your zone).")
+    due_today: int = Field(description="Due today in your time zone.")
+
+
+class TaskMove(BaseModel):
+    """Exactly one of `before`, `after` (a task id) or `to`."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "minProperties": 1,
+            "maxProperties": 1,
+            "examples": [{"before": 41}, {"to": "top"}],
+        },
+    )
+
+    before: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    after: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    to: Literal["top", "bottom"] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        sent = [name for name in ("before", "after", "to") if getattr(self, name) is not None]
+        if len(sent) != 1:
+            raise ValueError("send exactly one of before, after or to")
+        return self
 
 
 PAGE_MAX = 200
+_DESCENDING_BY_DEFAULT = frozenset({"created_at", "updated_at", "priority"})
 Status = Literal["all", "pending", "completed"]
 
 
@@ -236,8 +454,32 @@ class TaskListQuery(BaseModel):
     )
     sort: str = Field(
         default="created_at",
-        pattern=r"^[-+ ]?(created_at|updated_at|title)$",
-        description="`created_at`, `updated_at` or `title`; prefix `-`/`+` to force direction.",
+        pattern=r"^[-+ ]?(created_at|updated_at|title|due|priority|position)$",
+        description="`created_at`, `updated_at` (newest first), `title` (A to Z), `due` "
+        "(earliest first; no due last either way), `priority` (urgent first) or `position` "
+        "(manual order); prefix `-`/`+` to force direction.",
+    )
+    priority: str | None = Field(
+        default=None,
+        pattern=r"^(none|low|medium|high|urgent)(,(none|low|medium|high|urgent))*$",
+        description="Any of these priorities, comma-separated: `high,urgent`.",
+    )
+    tag: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Tasks carrying every one of these tags (ignoring case); repeat the "
+        "parameter or separate with commas.",
+    )
+    due: Literal["overdue", "today", "upcoming", "none", "any"] | None = Field(
+        default=None,
+        description="`overdue` (not completed, due before now), `today`, `upcoming` (the 7 "
+        "days after today), `none`, `any`; days are your time zone's.",
+    )
+    due_from: date | None = Field(
+        default=None, description="The due's day (your time zone) on or after this date."
+    )
+    due_to: date | None = Field(
+        default=None, description="The due's day (your time zone) on or before this date."
     )
     q: str | None = Field(default=None, max_length=200, description="Case-insensitive search.")
     limit: int = Field(
@@ -257,6 +499,25 @@ class TaskListQuery(BaseModel):
             raise ValueError("use either cursor or offset, not both")
         return value
 
+    @field_validator("due_to")
+    @classmethod
+    def _range_in_order(cls, value: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("due_from")
+        if value is not None and start is not None and value < start:
+            raise ValueError("must not be before due_from")
+        return value
+
+    @property
+    def priorities(self) -> tuple[int, ...] | None:
+        if self.priority is None:
+            return None
+        return tuple(sorted({PRIORITIES.index(name) for name in self.priority.split(",")}))
+
+    @property
+    def tag_keys(self) -> list[str]:
+        """The tags asked for, as stored for matching (casefolded)."""
+        return sorted({tag.strip().casefold() for tag in (self.tag or "").split(",")} - {""})
+
     @property
     def _completed_status(self) -> Status | None:
         return None if self.completed is None else ("completed" if self.completed else "pending")
@@ -275,7 +536,8 @@ class TaskListQuery(BaseModel):
         # A `+` in a query string arrives as a space; both mean ascending.
         if self.sort[0] in "+ ":
             return False
-        return self.sort[0] == "-" or self.sort_key != "title"
+        # Unsigned, the times and priority run from the highest (newest, urgent) down.
+        return self.sort[0] == "-" or self.sort_key in _DESCENDING_BY_DEFAULT
 
     @property
     def normalized_sort(self) -> str:

@@ -3,19 +3,28 @@ every statement is in `tasks.repository`, scoped to its owner there."""
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from todo_api.core.conditional import MAX_VERSION, EntityTags
 from todo_api.core.connections import Database
 from todo_api.core.errors import AppError
 from todo_api.idempotency import service as idempotency
-from todo_api.tasks import cursor
+from todo_api.tasks import cursor, dues, planning
 from todo_api.tasks import repository as tasks
-from todo_api.tasks.errors import ServerOwnedFieldDiffers, TaskNotFound, VersionMismatch
+from todo_api.tasks.errors import (
+    PlanningRuleBroken,
+    ServerOwnedFieldDiffers,
+    TaskNotFound,
+    VersionMismatch,
+)
+from todo_api.tasks.planning import PLANNED, Plan
+from todo_api.tasks.positions import between, top_position
 from todo_api.tasks.repository import ListShape, StoredTask
-from todo_api.tasks.schemas import TaskCounts, TaskCreate, TaskListQuery, TaskUpdate
-from todo_api.users.service import ensure_user
+from todo_api.tasks.schemas import TaskCounts, TaskCreate, TaskListQuery, TaskMove, TaskUpdate
+from todo_api.users import repository as users
+from todo_api.users.service import time_zone
 
 logger = logging.getLogger("todo_api.security")
 
@@ -67,8 +76,20 @@ async def create_task(
 
 
 async def _insert(db: Database, owner: str, data: TaskCreate, now: datetime) -> StoredTask:
-    await ensure_user(db, owner, now=now)
-    values = {**data.model_dump(), "created_at": now, "updated_at": now, "version": 1}
+    # New tasks go first in the manual order; the user's row stays locked until commit.
+    issued, zone_name = await users.claim_top(db, user_id=owner, now=now)
+    body = data.model_dump()
+    values = planning.stored_values(body)
+    values |= planning.apply(
+        Plan(), {name: body[name] for name in PLANNED}, zone=dues.zone(zone_name)
+    )
+    values |= {
+        "position": top_position(issued),
+        "completed_at": now if data.completed else None,
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+    }
     return await tasks.insert_task(db, owner=owner, values=values)
 
 
@@ -144,23 +165,133 @@ async def set_completed(
     return await _change(db, owner, task_id, values, now, if_match, toggle=completed is None)
 
 
+# Fields whose change stands alone: written in one statement, no stored state read first.
+_INDEPENDENT = frozenset({"title", "description", "completed", "priority", "tags"})
+
+
 async def _change(
     db: Database,
     owner: str,
     task_id: int,
-    values: dict[str, Any],
+    changes: dict[str, Any],
     now: datetime,
     if_match: EntityTags | None,
     *,
     toggle: bool = False,
 ) -> StoredTask:
     version = await _required_version(db, owner, task_id, if_match)
-    task = await tasks.update_task(
-        db, owner=owner, task_id=task_id, values=values, now=now, toggle=toggle, version=version
-    )
-    if task is None:
-        raise await _why_unchanged(db, owner, task_id)
-    return task
+    if _INDEPENDENT.issuperset(changes):
+        task = await tasks.update_task(
+            db,
+            owner=owner,
+            task_id=task_id,
+            values=planning.stored_values(changes),
+            now=now,
+            toggle=toggle,
+            version=version,
+            plain=True,
+        )
+        if task is not None:
+            return task
+        # Gone, moved on, or a recurring task that completing advances: decided under a lock.
+    return await _replan(db, owner, task_id, changes, now, if_match, toggle=toggle)
+
+
+async def _replan(
+    db: Database,
+    owner: str,
+    task_id: int,
+    changes: dict[str, Any],
+    now: datetime,
+    if_match: EntityTags | None,
+    *,
+    toggle: bool,
+) -> StoredTask:
+    """A change that depends on the stored task (dues, recurrence, reminders, completing a
+    recurring task): read under the task's lock, checked, written, in one transaction."""
+    async with db.transaction() as tx:
+        zone = dues.zone(await time_zone(tx, owner, locked=True))
+        state = await tasks.lock_task(tx, owner=owner, task_id=task_id)
+        if state is None:
+            raise await _not_found(tx, owner, task_id)
+        if if_match is not None and not if_match.matches_strongly(state.task.version):
+            raise VersionMismatch(state.task.read())
+        current = Plan(
+            state.completed,
+            state.due_date,
+            state.due_at,
+            state.recurrence,
+            state.series_start,
+            state.reminders,
+        )
+        planned = planning.apply(
+            current, {name: changes[name] for name in PLANNED if name in changes}, zone=zone
+        )
+        values = planning.stored_values(
+            {name: value for name, value in changes.items() if name not in PLANNED}
+        )
+        values |= planned
+        done = not state.completed if toggle else changes.get("completed", state.completed)
+        if done and not state.completed:
+            values |= planning.complete(planned, zone=zone, now=now)
+        elif not done and state.completed:
+            values |= {"completed": False, "completed_at": None}
+        task = await tasks.update_task(tx, owner=owner, task_id=task_id, values=values, now=now)
+        assert task is not None  # the row is locked
+        return task
+
+
+async def move_task(
+    db: Database,
+    *,
+    owner: str,
+    task_id: int,
+    move: TaskMove,
+    now: datetime,
+    if_match: EntityTags | None = None,
+) -> StoredTask:
+    """Give the task a new place in the manual order; no other task changes."""
+    async with db.transaction() as tx:
+        # One placer per user at a time (creates take the same lock), so no two tasks are
+        # ever given the same place.
+        if not await users.lock(tx, user_id=owner):
+            raise await _not_found(tx, owner, task_id)
+        state = await tasks.lock_task(tx, owner=owner, task_id=task_id)
+        if state is None:
+            raise await _not_found(tx, owner, task_id)
+        if if_match is not None and not if_match.matches_strongly(state.task.version):
+            raise VersionMismatch(state.task.read())
+        position = await _place(tx, owner, task_id, move)
+        values = {"position": position}
+        task = await tasks.update_task(tx, owner=owner, task_id=task_id, values=values, now=now)
+        assert task is not None
+        return task
+
+
+async def _place(db: Database, owner: str, task_id: int, move: TaskMove) -> str:
+    if move.to == "top":
+        return await _place_top(db, owner)
+    if move.to == "bottom":
+        last = await tasks.last_position(db, owner=owner, task_id=task_id)
+        return between(last, None) if last is not None else await _place_top(db, owner)
+    field, neighbour = ("before", move.before) if move.before is not None else ("after", move.after)
+    assert neighbour is not None
+    if neighbour == task_id:
+        raise PlanningRuleBroken(field, "a task cannot be moved next to itself")
+    anchor = await tasks.find_position(db, owner=owner, task_id=neighbour)
+    if anchor is None:  # missing and someone else's look the same
+        raise PlanningRuleBroken(field, "no such task")
+    if field == "after":
+        following = await tasks.position_after(db, owner=owner, task_id=task_id, position=anchor)
+        return between(anchor, following)
+    previous = await tasks.position_before(db, owner=owner, task_id=task_id, position=anchor)
+    return between(previous, anchor) if previous is not None else await _place_top(db, owner)
+
+
+async def _place_top(db: Database, owner: str) -> str:
+    # Every first place comes from the user's counter: a key derived from the current first
+    # one could be the key the next create takes.
+    return top_position(await users.take_top(db, user_id=owner))
 
 
 async def delete_task(
@@ -194,15 +325,42 @@ async def _why_unchanged(db: Database, owner: str, task_id: int) -> AppError:
     return VersionMismatch(current.read())
 
 
-async def count_tasks(db: Database, *, owner: str) -> TaskCounts:
-    return await tasks.count_tasks(db, owner=owner)
+def _day_bounds(query: TaskListQuery, zone: ZoneInfo, now: datetime) -> dict[str, Any]:
+    """The instants the listing's day filters stand for, in the owner's time zone."""
+    today = dues.today(now, zone)
+    bounds: dict[str, Any] = {}
+    if query.due == "overdue":
+        bounds |= {"now": now, "today_start": dues.day_start(today, zone)}
+    elif query.due == "today":
+        bounds["due_start"], bounds["due_end"] = dues.days(today, today, zone)
+    elif query.due == "upcoming":
+        week = (today + timedelta(days=1), today + timedelta(days=7))
+        bounds["due_start"], bounds["due_end"] = dues.days(*week, zone)
+    if query.due_from is not None:
+        bounds["from_start"] = dues.day_start(query.due_from, zone)
+    if query.due_to is not None:
+        bounds["to_end"] = dues.days(query.due_to, query.due_to, zone)[1]
+    return bounds
+
+
+async def count_tasks(db: Database, *, owner: str, zone_name: str, now: datetime) -> TaskCounts:
+    zone = dues.zone(zone_name)
+    today = dues.today(now, zone)
+    return await tasks.count_tasks(db, owner=owner, now=now, today=dues.days(today, today, zone))
 
 
 async def list_tasks(
-    db: Database, *, owner: str, query: TaskListQuery, cursor_key: bytes
+    db: Database, *, owner: str, query: TaskListQuery, cursor_key: bytes, now: datetime
 ) -> Listing:
     status = query.effective_status
     sort = query.normalized_sort
+    params: dict[str, Any] = {"owner": owner}
+    after_no_due = False
+    if query.cursor is not None:
+        value, last_id = cursor.decode(cursor_key, query.cursor, owner=owner, sort=sort)
+        params |= {"after_key": value, "after_id": last_id}
+        after_no_due = value is None
+    tag_keys = query.tag_keys
     shape = ListShape(
         sort_key=query.sort_key,
         descending=query.descending,
@@ -210,13 +368,19 @@ async def list_tasks(
         searching=bool(query.q),
         after_cursor=query.cursor is not None,
         offset=query.offset is not None,
+        priorities=query.priorities,
+        tagged=bool(tag_keys),
+        due=query.due,
+        due_from=query.due_from is not None,
+        due_to=query.due_to is not None,
+        after_no_due=after_no_due,
     )
-    params: dict[str, Any] = {"owner": owner}
     if query.q:
         params["q"] = tasks.like_literal(query.q)
-    if query.cursor is not None:
-        value, last_id = cursor.decode(cursor_key, query.cursor, owner=owner, sort=sort)
-        params |= {"after_key": value, "after_id": last_id}
+    if tag_keys:
+        params["tag_keys"] = tag_keys
+    if query.due in {"overdue", "today", "upcoming"} or query.due_from or query.due_to:
+        params |= _day_bounds(query, dues.zone(await time_zone(db, owner)), now)
     if query.offset is not None:
         params["offset"] = query.offset
     if query.q is not None and "\x00" in query.q:
