@@ -56,9 +56,16 @@ def apply(current: Plan, changes: dict[str, Any], *, zone: ZoneInfo) -> dict[str
     blame = due_fields[0] if due_fields else None
 
     if rule is not None and due_date is None and due_at is None:
-        raise _broken("recurrence", changes, blame, "a recurrence needs a due_date or due_at")
+        raise _broken(
+            "recurrence",
+            changes,
+            blame,
+            "a recurrence needs a due_date or due_at (send recurrence: null to remove both)",
+        )
     if reminders and due_at is None:
-        raise _broken("reminders", changes, blame, "reminders need a due_at")
+        raise _broken(
+            "reminders", changes, blame, "reminders need a due_at (send reminders: [] too)"
+        )
     until_is_date = None if rule is None else recurrence.until_is_date(rule)
     if until_is_date is not None and until_is_date != (due_date is not None):
         form = "a date (YYYYMMDD)" if due_date is not None else "a UTC time (YYYYMMDDTHHMMSSZ)"

@@ -44,14 +44,14 @@ async def claim_top(db: Database, *, user_id: str, now: datetime) -> tuple[int, 
 
 _TAKE_TOP = (
     update(USERS)
-    .where(_BY_ID)
+    .where(USERS.c.id == bindparam("user_id"))
     .values(tops_issued=USERS.c.tops_issued + 1)
     .returning(USERS.c.tops_issued)
 )
 
 
 async def take_top(db: Database, *, user_id: str) -> int:
-    issued: int = await db.fetchval(_TAKE_TOP, {"id": user_id})
+    issued: int = await db.fetchval(_TAKE_TOP, {"user_id": user_id})
     return issued
 
 
