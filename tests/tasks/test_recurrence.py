@@ -5,7 +5,7 @@ Every expected series is built here with dateutil's `rrule` directly, with an ex
 """
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time
 from itertools import islice
 from typing import Any
@@ -339,7 +339,8 @@ def test_a_series_ends_with_the_calendar_in_year_9999(
 )
 def test_an_until_of_the_other_form_is_refused(rule: str, start: date) -> None:
     with pytest.raises(
-        ValueError, match="^UNTIL must be a UTC time for a timed due and a date for an all-day one$"
+        ValueError,
+        match=r"^UNTIL must be a UTC time for a timed due and a date for an all-day one$",
     ):
         next_due(rule, start=start, current=start, zone=UTC_ZONE)
 
@@ -352,7 +353,9 @@ def test_an_until_of_the_other_form_is_refused(rule: str, start: date) -> None:
     ],
 )
 def test_a_date_and_a_time_do_not_mix(start: date, current: date) -> None:
-    with pytest.raises(ValueError, match="^start and current must both be dates or both be times$"):
+    with pytest.raises(
+        ValueError, match=r"^start and current must both be dates or both be times$"
+    ):
         next_due("FREQ=DAILY", start=start, current=current, zone=UTC_ZONE)
 
 
@@ -368,8 +371,8 @@ def simple_rules(draw: st.DrawFn) -> tuple[str, dict[str, Any], int | None]:
     """Rule text, the same rule as rrule() arguments, and its COUNT."""
     frequency = draw(st.sampled_from(sorted(FREQUENCIES)))
     interval = draw(st.integers(1, 3))
-    # With INTERVAL above 1, BYMONTH could leave a start that never reaches a listed month, and
-    # both sides would scan to year 9999; that case has its own test.
+    # With INTERVAL above 1, BYMONTH can leave a start that never reaches a listed month, and
+    # both sides would scan to year 9999: test_a_rule_that_never_matches_from_its_start_... .
     months = draw(st.lists(st.integers(1, 12), max_size=3, unique=True)) if interval == 1 else []
     month_days = draw(st.lists(st.integers(-31, 31).filter(bool), max_size=3, unique=True))
     chosen = draw(st.lists(st.sampled_from(weekdays), max_size=3, unique=True))
@@ -402,7 +405,7 @@ def simple_rules(draw: st.DrawFn) -> tuple[str, dict[str, Any], int | None]:
 @given(
     rule=simple_rules(),
     # Days up to the 28th: a start on the 29th to 31st can leave a BYMONTH rule without any
-    # occurrence (February 30th), which the test above covers.
+    # occurrence (February 30th), as test_a_rule_that_never_matches_from_its_start_... shows.
     day=st.dates(date(2000, 1, 1), date(2099, 12, 31)).map(lambda d: d.replace(day=min(d.day, 28))),
     clock=st.none() | st.builds(time, st.integers(0, 23), st.sampled_from([0, 30])),
     zone=st.sampled_from([UTC_ZONE, BERLIN, NEW_YORK]),
@@ -416,6 +419,7 @@ def test_walking_next_due_reproduces_dateutils_series(
     except ValueError:
         reject()  # BY parts that match no day, such as BYMONTH=4;BYMONTHDAY=31
     start: date
+    expected: Sequence[date]
     if clock is None:
         start = day
         midnight = datetime.combine(day, time())

@@ -22,7 +22,7 @@ _FREQUENCIES: Final[dict[str, Literal[0, 1, 2, 3]]] = {
 }
 _WEEKDAYS: Final = dict(zip(("MO", "TU", "WE", "TH", "FR", "SA", "SU"), weekdays, strict=True))
 
-# ASCII digits only: int() would also take "٣" or "３".
+# ASCII digits only: int() also reads the digits of other scripts, such as "٣".
 _DIGITS: Final = re.compile(r"[0-9]+")
 _SIGNED: Final = re.compile(r"[+-]?[0-9]+")
 _BYDAY_ITEM: Final = re.compile(r"(?P<ordinal>[+-]?[0-9]+)?(?P<day>MO|TU|WE|TH|FR|SA|SU)")

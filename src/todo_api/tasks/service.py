@@ -1,6 +1,7 @@
 """What a task request means: idempotency, 404 or 412, the echo rules, paging. No SQL here:
 every statement is in `tasks.repository`, scoped to its owner there."""
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -112,6 +113,10 @@ async def _not_found(db: Database, owner: str, task_id: int) -> TaskNotFound:
     return TaskNotFound()
 
 
+# Echoed server-owned fields that only the stored task can confirm.
+_COMPARED_WITH_STORED = ("position", "completed_at", "created_at", "updated_at")
+
+
 async def update_task(
     db: Database,
     *,
@@ -127,15 +132,15 @@ async def update_task(
             raise ServerOwnedFieldDiffers(field)
     if "version" in echoed:
         if_match = _also_matching(if_match, echoed["version"])
-    times = [field for field in ("created_at", "updated_at") if field in echoed]
-    if times:
+    compared = [field for field in _COMPARED_WITH_STORED if field in echoed]
+    if compared:
         # Compared with the stored task, then the write is pinned to the version compared,
         # so a change in between is a 412, never a write over unchecked values.
         current = await get_task(db, owner=owner, task_id=task_id)
         if if_match is not None and not if_match.matches_strongly(current.version):
             raise VersionMismatch(current.read())
         stored = current.read()
-        for field in times:
+        for field in compared:
             if echoed[field] != getattr(stored, field):
                 raise ServerOwnedFieldDiffers(field)
         if_match = EntityTags.exactly(current.version)
@@ -233,7 +238,8 @@ async def _replan(
         values |= planned
         done = not state.completed if toggle else changes.get("completed", state.completed)
         if done and not state.completed:
-            values |= planning.complete(planned, zone=zone, now=now)
+            # Off the event loop: dateutil may scan decades for a sparse rule's next date.
+            values |= await asyncio.to_thread(planning.complete, planned, zone=zone, now=now)
         elif not done and state.completed:
             values |= {"completed": False, "completed_at": None}
         task = await tasks.update_task(tx, owner=owner, task_id=task_id, values=values, now=now)
