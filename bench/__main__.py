@@ -28,7 +28,7 @@ from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from . import database, pages, report, wrk
+from . import agree, database, pages, report, wrk
 from .report import API, FLOOR, SERVERS, STACK, Measurement
 from .servers import ROOT, CpuMeter, PostgresProcesses, Selector, Server
 from .workload import LOADS, MIX, Load, mint, new_secret, write_lua_data
@@ -40,6 +40,7 @@ SETTINGS_PREFIXES = ("ENVIRONMENT", "LOG_LEVEL", "DATABASE_", "BETTER_AUTH_", "J
 CONNECTION_RESERVE = 20  # PostgreSQL connections left for everyone else on the server
 POOL_TIMEOUT_S = 3  # the API's default DATABASE_POOL_TIMEOUT; the floor waits as long
 WARMUP_CONNECTIONS = 50
+AGREEMENT_USERS = 50  # users whose lists every server must answer alike
 OPEN_FILES = 65536
 
 
@@ -347,7 +348,8 @@ class Bench:
         print(f"      ready: {ports}")
 
     def warm_up(self) -> None:
-        """Open the pools, fill the statement caches, and check the tokens work."""
+        """Open the pools, fill the statement caches, check the tokens work and that every
+        server answers the mix's lists as the API does."""
         for target, server in self.servers.items():
             result = wrk.run(
                 self.wrk_path,
@@ -364,6 +366,26 @@ class Bench:
                     f"{result.statuses}, socket errors {result.errors}\n{server.log_tail()}"
                 )
         self._reset()
+        self._check_agreement()
+
+    def _check_agreement(self) -> None:
+        assert self.seed is not None
+        if len(self.servers) < 2 or API not in self.servers:
+            return
+        users = list(self.seed.task_ids)[:AGREEMENT_USERS]
+        differences, tasks = agree.compare(
+            {target: server.port for target, server in self.servers.items()},
+            API,
+            {user: mint(user, self.secret) for user in users},
+        )
+        if differences:
+            shown = "\n".join(differences[:10])
+            raise RuntimeError(
+                f"the servers answer the mix's lists differently ({len(differences)} "
+                f"differences):\n{shown}"
+            )
+        found = ", ".join(f"{path} {n:.1f}" for path, n in tasks.items())
+        print(f"      every server answers alike for {len(users)} users; tasks per list: {found}")
 
     def _reset(self) -> None:
         assert self.seed is not None

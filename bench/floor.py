@@ -7,6 +7,7 @@ work costs with nothing around it. It serves only what the benchmark sends:
 
     GET   /health, /ready
     GET   /api/tasks                 ?limit=1..200 (default 50) &cursor=..., X-Total-Count, Link
+    GET   /api/tasks?sort=due&due=upcoming&tag=...   the same paging; the user's time zone read
     POST  /api/tasks                 {title, description?, completed?}  (users upsert + insert)
     GET   /api/tasks/{id}
     PATCH /api/tasks/{id}/complete   toggles with one UPDATE ... RETURNING
@@ -24,9 +25,13 @@ import json
 import os
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
+from functools import cache
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
+from zoneinfo import ZoneInfo
 
 import asyncpg  # type: ignore[import-untyped]
 import jwt
@@ -38,49 +43,135 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
 
+# The API's priority names, stored as their rank.
+PRIORITIES = ("none", "low", "medium", "high", "urgent")
+
 
 def _time(column: str) -> str:
     """A UTC time as the API writes it: microseconds unless they are zero, and `Z`."""
-    utc = f"{column} AT TIME ZONE 'UTC'"
+    utc = f"({column}) AT TIME ZONE 'UTC'"
     return (
-        f"""to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS') || CASE WHEN date_trunc('second', """
-        f"{column}) = {column} THEN '' ELSE to_char({utc}, '.US') END || 'Z'"
+        f"""(to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS') || CASE WHEN date_trunc('second', """
+        f"{column}) = ({column}) THEN '' ELSE to_char({utc}, '.US') END || 'Z')"
     )
 
 
-# The task as the response body, built by PostgreSQL: the API's own SQL for the same work.
+_PRIORITY = (
+    "CASE "
+    + " ".join(
+        f"WHEN (tasks.priority = {rank}) THEN '{name}'" for rank, name in enumerate(PRIORITIES)
+    )
+    + " END"
+)
+# Every statement below is the text the API sends (its SQLAlchemy statements compiled for
+# asyncpg, the parameter casts included), but for whitespace and column labels.
+# The task as the response body, built by PostgreSQL, every field in the API's order.
+_FIELDS = {
+    "id": "tasks.id",
+    "user_id": "tasks.user_id",
+    "title": "tasks.title",
+    "description": "tasks.description",
+    "completed": "tasks.completed",
+    "priority": _PRIORITY,
+    "due_date": "tasks.due_date",
+    "due_at": _time("tasks.due_at"),
+    "tags": "tasks.tags",
+    "recurrence": "tasks.recurrence",
+    "reminders": "tasks.reminders",
+    "position": "tasks.position",
+    "completed_at": _time("tasks.completed_at"),
+    "created_at": _time("tasks.created_at"),
+    "updated_at": _time("tasks.updated_at"),
+    "version": "tasks.version",
+}
 TASK_JSON = (
-    "(SELECT row_to_json(j)::text FROM (SELECT tasks.id AS id, tasks.user_id AS user_id, "  # noqa: S608
-    "tasks.title AS title, tasks.description AS description, tasks.completed AS completed, "
-    f"{_time('tasks.created_at')} AS created_at, {_time('tasks.updated_at')} AS updated_at, "
-    "tasks.version AS version) AS j)"
+    "(SELECT row_to_json(j)::text FROM (SELECT "  # noqa: S608
+    + ", ".join(f"{sql} AS {name}" for name, sql in _FIELDS.items())
+    + ") AS j)"
 )
 RETURNED = f"{TASK_JSON}, tasks.id, tasks.version"
-COUNT = "SELECT count(*) FROM tasks WHERE user_id = $1"
-# Page and total in one statement and one snapshot, as the API reads them.
-FIRST_PAGE = (
-    f"SELECT {TASK_JSON}, tasks.created_at, tasks.id, ({COUNT}) FROM tasks "  # noqa: S608
-    "WHERE tasks.user_id = $1 ORDER BY tasks.created_at DESC, tasks.id DESC LIMIT $2"
+OWNED = "tasks.user_id = $1::VARCHAR"
+GET_ONE = f"SELECT {RETURNED} FROM tasks WHERE {OWNED} AND tasks.id = $2::BIGINT"  # noqa: S608
+# The user's row, made on their first create; either way it hands out their next first place in
+# the manual order (and their time zone), and stays locked until the transaction ends.
+CLAIM_TOP = (
+    "INSERT INTO users (id, created_at, time_zone, tops_issued) "
+    "VALUES ($1::VARCHAR, $2::TIMESTAMP WITH TIME ZONE, $3::VARCHAR, $4::BIGINT) "
+    "ON CONFLICT (id) DO UPDATE SET tops_issued = (users.tops_issued + $5::BIGINT) "
+    "RETURNING users.tops_issued, users.time_zone"
 )
-NEXT_PAGE = (
-    f"SELECT {TASK_JSON}, tasks.created_at, tasks.id, ({COUNT}) FROM tasks "  # noqa: S608
-    "WHERE tasks.user_id = $1 AND (tasks.created_at, tasks.id) < ($2, $3) "
-    "ORDER BY tasks.created_at DESC, tasks.id DESC LIMIT $4"
-)
-GET_ONE = f"SELECT {RETURNED} FROM tasks WHERE tasks.user_id = $1 AND tasks.id = $2"  # noqa: S608
-UPSERT_USER = "INSERT INTO users (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING"
 INSERT_TASK = (
-    "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at, version) "  # noqa: S608
-    f"VALUES ($1, $2, $3, $4, $5, $5, 1) RETURNING {RETURNED}"
+    "INSERT INTO tasks (user_id, title, description, completed, priority, due_date, due_at, "  # noqa: S608
+    "due_key, tags, tag_keys, recurrence, series_start, reminders, position, completed_at, "
+    "created_at, updated_at, version) VALUES ($1::VARCHAR, $2::VARCHAR, $3::VARCHAR, "
+    "$4::BOOLEAN, $5::SMALLINT, $6::DATE, $7::TIMESTAMP WITH TIME ZONE, "
+    "$8::TIMESTAMP WITH TIME ZONE, $9::TEXT[], $10::TEXT[], $11::VARCHAR, $12::VARCHAR, "
+    "$13::TEXT[], $14::VARCHAR, $15::TIMESTAMP WITH TIME ZONE, $16::TIMESTAMP WITH TIME ZONE, "
+    f"$17::TIMESTAMP WITH TIME ZONE, $18::INTEGER) RETURNING {RETURNED}"
 )
+# Completing a recurring task advances it instead, which the API plans under a lock: the guard
+# leaves such a task out of this statement (no seeded task recurs, so it never does here).
 TOGGLE = (
-    "UPDATE tasks SET completed = NOT completed, updated_at = $3, version = version + 1 "  # noqa: S608
-    f"WHERE tasks.user_id = $1 AND tasks.id = $2 RETURNING {RETURNED}"
+    "UPDATE tasks SET completed=NOT tasks.completed, completed_at=CASE WHEN tasks.completed "  # noqa: S608
+    "THEN CAST(NULL AS TIMESTAMP WITH TIME ZONE) ELSE $1 END, "
+    "updated_at=$1::TIMESTAMP WITH TIME ZONE, version=(tasks.version + $2::INTEGER) "
+    "WHERE tasks.user_id = $3::VARCHAR AND tasks.id = $4::BIGINT "
+    f"AND (tasks.recurrence IS NULL OR tasks.completed) RETURNING {RETURNED}"
 )
+TIME_ZONE = "SELECT users.time_zone FROM users WHERE users.id = $1::VARCHAR"
 MAX_ID = 2**63 - 1
 VERIFIED_CACHE_SIZE = 10_000
 MAX_BODY_BYTES = 64 * 1024
+TOP_DIGITS = 26
 _JSON = (b"content-type", b"application/json")
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One listing's statements, as the API builds them for its shape.
+
+    A page and its total come from one statement (the count as an uncorrelated subquery);
+    `count` alone serves a cursor past the last page. The page statements take the listing's
+    parameters, then (`after`) the cursor's sort value and id, then the limit.
+    """
+
+    name: str  # the order, as its cursors record it
+    first: str
+    after: str
+    count: str
+
+
+def _listing(name: str, key: str, order: str, where: str, keyset: str, params: int) -> Listing:
+    count = f"SELECT count(*) FROM tasks WHERE {where}"  # noqa: S608
+    select = f"SELECT {TASK_JSON}, {key}, tasks.id, ({count}) FROM tasks WHERE {where}"  # noqa: S608
+    return Listing(
+        name=name,
+        first=f"{select} ORDER BY {order} LIMIT ${params + 1}",
+        after=f"{select} AND {keyset} ORDER BY {order} LIMIT ${params + 3}",
+        count=count,
+    )
+
+
+# GET /api/tasks: newest first.
+RECENT = _listing(
+    "-created_at",
+    "tasks.created_at",
+    "tasks.created_at DESC, tasks.id DESC",
+    OWNED,
+    "(tasks.created_at, tasks.id) < ($2::TIMESTAMP WITH TIME ZONE, $3)",
+    params=1,
+)
+# GET /api/tasks?sort=due&due=upcoming&tag=...: the next 7 days of the user's time zone,
+# carrying every tag, earliest due first (tasks without a due last, as the API orders `due`).
+UPCOMING = _listing(
+    "+due",
+    "tasks.due_key",
+    "tasks.due_key ASC NULLS LAST, tasks.id ASC",
+    f"{OWNED} AND (tasks.tag_keys @> $2::TEXT[]) AND tasks.due_key >= "
+    "$3::TIMESTAMP WITH TIME ZONE AND tasks.due_key < $4::TIMESTAMP WITH TIME ZONE",
+    "((tasks.due_key, tasks.id) > ($5::TIMESTAMP WITH TIME ZONE, $6) OR tasks.due_key IS NULL)",
+    params=4,
+)
 
 
 # Status, body (JSON text; None for none) and headers.
@@ -174,7 +265,7 @@ class Floor:
         if len(parts) == 3 and method == "GET":
             return await self._one(GET_ONE, owner, task_id)
         if len(parts) == 4 and parts[3] == "complete" and method == "PATCH":
-            return await self._one(TOGGLE, owner, task_id, datetime.now(UTC))
+            return await self._one(TOGGLE, datetime.now(UTC), 1, owner, task_id)
         raise HttpError(405, "Method Not Allowed")
 
     def _authenticate(self, scope: Scope) -> str:
@@ -206,26 +297,44 @@ class Floor:
     async def _list(self, owner: str, scope: Scope) -> Answer:
         query = parse_qs(scope["query_string"].decode())
         try:
-            limit = int(query.get("limit", ["50"])[0])
+            limit = int(query.pop("limit", ["50"])[-1])
         except ValueError:
             raise HttpError(400, "limit must be an integer") from None
         if not 1 <= limit <= 200:
             raise HttpError(400, "limit must be 1 to 200")
-        cursor = query.get("cursor", [None])[0]
+        cursor = query.pop("cursor", [None])[-1]
+        # A repeated `tag` counts every value, comma-separated ones too, ignoring case.
+        tags = sorted({t.strip().casefold() for v in query.pop("tag", []) for t in v.split(",")})
+        tag_keys = [tag for tag in tags if tag]
+        shape = {name: values[-1] for name, values in query.items()}
+        if not shape and not tag_keys:
+            listing, link = RECENT, f"/api/tasks?limit={limit}"
+        elif shape == {"sort": "due", "due": "upcoming"} and tag_keys:
+            listing = UPCOMING
+            link = f"/api/tasks?sort=due&due=upcoming&tag={quote(','.join(tag_keys))}&limit={limit}"
+        else:
+            raise HttpError(400, "The floor serves the default list and sort=due&due=upcoming&tag=")
         async with self.pool.acquire(timeout=self.acquire_timeout) as connection:
+            params: list[Any] = [owner]
+            if listing is UPCOMING:
+                zone = await connection.fetchval(TIME_ZONE, owner)
+                params += [tag_keys, *_upcoming(zone or "UTC", datetime.now(UTC))]
             if cursor is None:
-                rows = await connection.fetch(FIRST_PAGE, owner, limit + 1)
+                rows = await connection.fetch(listing.first, *params, limit + 1)
             else:
-                after, last_id = self._decode_cursor(owner, cursor)
-                rows = await connection.fetch(NEXT_PAGE, owner, after, last_id, limit + 1)
-            # Past the last page no row carries the total.
-            total = rows[0][3] if rows else await connection.fetchval(COUNT, owner)
+                after, last_id = self._decode_cursor(owner, listing.name, cursor)
+                rows = await connection.fetch(listing.after, *params, after, last_id, limit + 1)
+            if rows:
+                total = rows[0][3]
+            elif cursor is None:
+                total = 0
+            else:  # past the last page no row carries the total
+                total = await connection.fetchval(listing.count, *params)
         headers: Headers = [(b"x-total-count", str(total).encode())]
         if len(rows) > limit:
             rows = rows[:limit]
-            token = self._encode_cursor(owner, rows[-1][1], rows[-1][2])
-            link = f'</api/tasks?limit={limit}&cursor={token}>; rel="next"'
-            headers.append((b"link", link.encode()))
+            token = self._encode_cursor(owner, listing.name, rows[-1][1], rows[-1][2])
+            headers.append((b"link", f'<{link}&cursor={token}>; rel="next"'.encode()))
         return 200, "[" + ",".join(row[0] for row in rows) + "]", headers
 
     async def _create(self, owner: str, data: Any) -> Answer:
@@ -235,37 +344,82 @@ class Floor:
             self.pool.acquire(timeout=self.acquire_timeout) as connection,
             connection.transaction(),
         ):
-            await connection.execute(UPSERT_USER, owner, now)
-            row = await connection.fetchrow(INSERT_TASK, owner, title, description, completed, now)
+            issued, _zone = await connection.fetchrow(CLAIM_TOP, owner, now, "UTC", 1, 1)
+            # No due in the body, so nothing for the zone to place: every planning field
+            # takes its default, as in the API.
+            row = await connection.fetchrow(
+                INSERT_TASK,
+                owner,
+                title,
+                description,
+                completed,
+                0,  # priority "none"
+                None,  # due_date
+                None,  # due_at
+                None,  # due_key
+                [],  # tags
+                [],  # tag_keys
+                None,  # recurrence
+                None,  # series_start
+                [],  # reminders
+                _top_position(issued),
+                now if completed else None,
+                now,
+                now,
+                1,
+            )
         return 201, row[0], [(b"location", f"/api/tasks/{row[1]}".encode())]
 
-    async def _one(self, sql: str, owner: str, *arguments: Any) -> Answer:
+    async def _one(self, sql: str, *arguments: Any) -> Answer:
         async with self.pool.acquire(timeout=self.acquire_timeout) as connection:
-            row = await connection.fetchrow(sql, owner, *arguments)
+            row = await connection.fetchrow(sql, *arguments)
         if row is None:
             raise HttpError(404, "Task not found")
         return 200, row[0], []
 
-    def _encode_cursor(self, owner: str, created_at: datetime, task_id: int) -> str:
-        body = f"{created_at.isoformat()}|{task_id}".encode()
+    def _encode_cursor(self, owner: str, listing: str, after: datetime, task_id: int) -> str:
+        body = f"{listing}|{after.isoformat()}|{task_id}".encode()
         mac = hmac.new(self.cursor_key, owner.encode() + b"\0" + body, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac[:16] + body).rstrip(b"=").decode()
 
-    def _decode_cursor(self, owner: str, cursor: str) -> tuple[datetime, int]:
+    def _decode_cursor(self, owner: str, listing: str, cursor: str) -> tuple[datetime, int]:
         try:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
             mac, body = raw[:16], raw[16:]
             expected = hmac.new(self.cursor_key, owner.encode() + b"\0" + body, hashlib.sha256)
             if not hmac.compare_digest(mac, expected.digest()[:16]):
                 raise ValueError("bad mac")
-            created_at, _, task_id = body.decode().partition("|")
-            return datetime.fromisoformat(created_at), int(task_id)
+            name, after, task_id = body.decode().split("|")
+            if name != listing:
+                raise ValueError("another listing's cursor")
+            return datetime.fromisoformat(after), int(task_id)
         except (binascii.Error, ValueError):
             raise HttpError(400, "Invalid cursor") from None
 
 
 async def _nothing_to_reset(_connection: Any) -> None:
     return None
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _day_start(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, clock_time(), tzinfo=zone).astimezone(UTC)
+
+
+def _upcoming(zone_name: str, now: datetime) -> tuple[datetime, datetime]:
+    """`due=upcoming`: the instants [start, end) of the 7 days after today in the user's zone."""
+    zone = _zone(zone_name)
+    today = now.astimezone(zone).date()
+    return _day_start(today + timedelta(days=1), zone), _day_start(today + timedelta(days=8), zone)
+
+
+def _top_position(issued: int) -> str:
+    """The API's key for the `issued`-th first place in the manual order (tasks.positions)."""
+    return f"A{10**TOP_DIGITS - 1 - issued:0{TOP_DIGITS}d}"
 
 
 def _task_id(text: str) -> int:

@@ -79,7 +79,9 @@ async def list_tasks(
     request: Request, response: Response, user: User, query: ListQuery, db: Db
 ) -> str:
     cursor_key: bytes = request.app.state.cursor_key
-    page = await service.list_tasks(db, owner=user, query=query, cursor_key=cursor_key)
+    page = await service.list_tasks(
+        db, owner=user, query=query, cursor_key=cursor_key, now=SYSTEM_CLOCK.now()
+    )
     response.headers["X-Total-Count"] = str(page.total)
     if page.next_cursor is not None:
         url = request.url.include_query_params(cursor=page.next_cursor)

@@ -10,8 +10,10 @@ import jwt
 from .database import Seed
 
 # Must match bench/lua/mix.lua.
+UPCOMING_LIST = "/api/tasks?sort=due&due=upcoming&tag=work"
 MIX = {
-    "GET /api/tasks": 75,
+    "GET /api/tasks": 65,
+    f"GET {UPCOMING_LIST}": 10,
     "POST /api/tasks": 10,
     "GET /api/tasks/{id}": 10,
     "PATCH /api/tasks/{id}/complete": 5,

@@ -8,7 +8,9 @@
 --
 -- Each request takes the next user in turn (wrk's Lua cannot tell connections apart, so the
 -- users are cycled per request; each thread starts at its own offset), and draws its kind:
---   75% GET /api/tasks                 (list, default page)
+--   65% GET /api/tasks                 (list, default page)
+--   10% GET /api/tasks?sort=due&due=upcoming&tag=work
+--                                      (list: the next 7 days of the user's time zone, by due)
 --   10% POST /api/tasks                (create)
 --   10% GET /api/tasks/{id}            (one of the user's own seeded tasks)
 --    5% PATCH /api/tasks/{id}/complete (toggle one of the user's own seeded tasks)
@@ -51,7 +53,7 @@ function init(args)
    for _, user in ipairs(users) do
       user.auth = "Authorization: Bearer " .. user[1] .. "\r\n"
    end
-   counts = { list = 0, create = 0, get = 0, toggle = 0 }
+   counts = { list = 0, upcoming = 0, create = 0, get = 0, toggle = 0 }
    statuses = {}
    if think > 0 then
       -- wrk calls delay() before every request of a connection, the first one included.
@@ -72,9 +74,13 @@ function request()
    local user = users[next_user + 1]
    next_user = (next_user + 1) % user_count
    local roll = math.random(100)
-   if roll <= 75 then
+   if roll <= 65 then
       counts.list = counts.list + 1
       return "GET /api/tasks HTTP/1.1\r\n" .. host_line .. user.auth .. "\r\n"
+   elseif roll <= 75 then
+      counts.upcoming = counts.upcoming + 1
+      return "GET /api/tasks?sort=due&due=upcoming&tag=work HTTP/1.1\r\n" .. host_line
+         .. user.auth .. "\r\n"
    elseif roll <= 85 then
       counts.create = counts.create + 1
       created = created + 1
