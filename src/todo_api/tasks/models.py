@@ -93,5 +93,6 @@ Index("ix_tasks_user_due", _columns.user_id, _columns.due_key, _columns.id)
 Index("ix_tasks_user_priority", _columns.user_id, _columns.priority.desc(), _columns.id.desc())
 # Unique: whatever a bug might compute, two of a user's tasks never share a place.
 Index("ix_tasks_user_position", _columns.user_id, _columns.position, unique=True)
-# GIN on PostgreSQL, for `tag_keys @> ...` (on SQLite a plain index, as SQLite has no other).
-Index("ix_tasks_tag_keys", _columns.tag_keys, postgresql_using="gin")
+# GIN on PostgreSQL for `tag_keys @> ...`, with the owner in it (btree_gin), so a tag's
+# lookup reads the owner's tasks only, not every user's (on SQLite a plain index).
+Index("ix_tasks_user_tag_keys", _columns.user_id, _columns.tag_keys, postgresql_using="gin")

@@ -57,7 +57,12 @@ def upgrade() -> None:
         "ix_tasks_user_priority", "tasks", ["user_id", sa.desc("priority"), sa.desc("id")]
     )
     op.create_index("ix_tasks_user_position", "tasks", ["user_id", "position"], unique=True)
-    op.create_index("ix_tasks_tag_keys", "tasks", ["tag_keys"], postgresql_using="gin")
+    if not sqlite:
+        # A trusted extension (PostgreSQL 13+, Neon included): the database owner may add it.
+        op.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")
+    op.create_index(
+        "ix_tasks_user_tag_keys", "tasks", ["user_id", "tag_keys"], postgresql_using="gin"
+    )
 
 
 def _place_existing_tasks() -> None:
@@ -82,7 +87,7 @@ def _place_existing_tasks() -> None:
 
 def downgrade() -> None:
     for index in (
-        "ix_tasks_tag_keys",
+        "ix_tasks_user_tag_keys",
         "ix_tasks_user_position",
         "ix_tasks_user_priority",
         "ix_tasks_user_due",
