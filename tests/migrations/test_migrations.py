@@ -1,5 +1,7 @@
 """The Alembic history builds exactly the schema the models describe, and its rules hold."""
 
+import sqlite3
+from contextlib import closing
 from typing import Any
 
 import pytest
@@ -98,3 +100,63 @@ async def test_deleting_a_user_deletes_their_tasks(database_url: str) -> None:
         await engine.dispose()
 
     assert remaining == 0
+
+
+def test_planning_migration_keeps_existing_tasks_in_order_and_the_sqlite_schema_whole(
+    tmp_path: Any,
+) -> None:
+    path = tmp_path / "before-planning.db"
+    settings = make_settings(f"sqlite+aiosqlite:///{path}")
+    upgrade(settings, "0002")
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("INSERT INTO users (id, created_at) VALUES ('alice', '2026-01-01 00:00:00')")
+        for n, done in enumerate((True, False, False, False), start=1):
+            db.execute(
+                "INSERT INTO tasks (user_id, title, completed, created_at, updated_at, version)"
+                f" VALUES ('alice', 't{n}', ?, '2026-01-0{n} 00:00:00', '2026-02-0{n} 00:00:00', 1)",
+                (done,),
+            )
+        db.execute("DELETE FROM tasks WHERE title = 't4'")  # its id must never come back
+
+    upgrade(settings)
+
+    with closing(sqlite3.connect(path)) as db:
+        in_order = db.execute("SELECT title FROM tasks ORDER BY position").fetchall()
+        completed = db.execute("SELECT title, completed_at FROM tasks WHERE completed").fetchall()
+        issued = db.execute("SELECT tops_issued FROM users").fetchone()
+        table_sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'tasks'").fetchone()
+        indexes = {
+            row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        }
+        db.execute(
+            "INSERT INTO tasks (user_id, title, completed, created_at, updated_at, version,"
+            " position) VALUES ('alice', 'new', 0, '2026-03-01', '2026-03-01', 1, 'A0')"
+        )
+        new_id = db.execute("SELECT id FROM tasks WHERE title = 'new'").fetchone()
+
+    assert in_order == [("t3",), ("t2",), ("t1",)]  # newest first, as the default listing
+    assert completed == [("t1", "2026-02-01 00:00:00")]
+    assert issued == (3,)
+    assert "AUTOINCREMENT" in table_sql[0]
+    assert {"ix_tasks_user_title", "ix_tasks_user_created", "ix_tasks_user_position"} <= indexes
+    assert new_id == (5,)
+
+
+@pytest.mark.postgres_only
+async def test_positions_compare_as_bytes_whatever_the_database_collation(
+    database_url: str,
+) -> None:
+    engine = create_engine(make_settings(database_url))
+    try:
+        async with engine.connect() as connection:
+            collation = await connection.scalar(
+                text(
+                    "SELECT collation_name FROM information_schema.columns"
+                    " WHERE table_name = 'tasks' AND column_name = 'position'"
+                )
+            )
+    finally:
+        await engine.dispose()
+
+    # Under en_US or ICU collations `V` would sort after `l`; keys are ordered by bytes.
+    assert collation == "C"

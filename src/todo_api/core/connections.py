@@ -190,11 +190,19 @@ class DatabasePool:
                 async with database.driver.transaction():  # READ COMMITTED, the default
                     yield database
                 return
-            assert database.connection is not None
-            # SQLite's own transactional mode, so SQLAlchemy issues BEGIN (and COMMIT).
-            connection = await database.connection.execution_options(isolation_level="SERIALIZABLE")
-            async with connection.begin():
-                yield Connection(self.engine.dialect, connection=connection)
+            connection = database.connection
+            assert connection is not None
+            # SQLite has no row locks: BEGIN IMMEDIATE takes the database's write lock before
+            # the transaction reads, so a read-check-write (what FOR UPDATE guards on
+            # PostgreSQL) is one step here too. A deferred BEGIN (or the driver's own, at the
+            # first write) would let two writers read the same state.
+            await connection.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield database
+            except BaseException:
+                await connection.exec_driver_sql("ROLLBACK")
+                raise
+            await connection.exec_driver_sql("COMMIT")
 
     @asynccontextmanager
     async def _checkout(self, queued: bool) -> AsyncIterator[Connection]:

@@ -20,6 +20,7 @@ from todo_api.core.columns import TextList, UTCDateTime, utcnow
 TITLE_MAX = 200
 DESCRIPTION_MAX = 1000
 RECURRENCE_MAX = 500
+POSITION_TYPE = Text(collation="C").with_variant(Text(), "sqlite")  # SQLite: bytes already
 # Stored as a rank, so `sort=priority` is an index order; the API speaks the names.
 PRIORITIES = ("none", "low", "medium", "high", "urgent")
 
@@ -76,7 +77,8 @@ class Task(SQLModel, table=True):
     # The series' first occurrence (RFC 5545 DTSTART): an ISO date or UTC time.
     series_start: str | None = Field(default=None, sa_type=Text)
     reminders: list[str] = Field(default_factory=list, sa_type=TextList)
-    position: str = Field(sa_type=Text)
+    # Byte order whatever the database's collation (en_US would order `V` after `l`).
+    position: str = Field(sa_type=POSITION_TYPE)
     completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -13,6 +13,17 @@ from alembic import op
 from todo_api.core.columns import TextList, UTCDateTime
 from todo_api.tasks.positions import top_position
 
+# Byte order (the C collation) on PostgreSQL; SQLite compares bytes already.
+POSITION_TYPE = sa.Text(collation="C").with_variant(sa.Text(), "sqlite")
+CHECKS = {
+    "priority_valid": "priority BETWEEN 0 AND 4",
+    "one_due": "due_date IS NULL OR due_at IS NULL",
+    "due_key_set": "(due_date IS NULL AND due_at IS NULL) = (due_key IS NULL)",
+    "recurrence_has_due": (
+        "recurrence IS NULL OR (series_start IS NOT NULL AND due_key IS NOT NULL)"
+    ),
+}
+
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
@@ -21,45 +32,46 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
+    # Columns are added in place on both databases: on SQLite a batch rebuild of `tasks` would
+    # lose what SQLite cannot reflect (AUTOINCREMENT, the lower(title) index, DESC orders).
     empty_list = sa.text("'[]'") if sqlite else sa.text("'{}'")
-    with op.batch_alter_table("users") as users:
-        users.add_column(sa.Column("time_zone", sa.Text(), server_default="UTC", nullable=False))
-        users.add_column(
-            sa.Column("tops_issued", sa.BigInteger(), server_default="0", nullable=False)
+    op.add_column("users", sa.Column("time_zone", sa.Text(), server_default="UTC", nullable=False))
+    op.add_column(
+        "users", sa.Column("tops_issued", sa.BigInteger(), server_default="0", nullable=False)
+    )
+    op.add_column(
+        "tasks", sa.Column("priority", sa.SmallInteger(), server_default="0", nullable=False)
+    )
+    op.add_column("tasks", sa.Column("due_date", sa.Date(), nullable=True))
+    op.add_column("tasks", sa.Column("due_at", UTCDateTime(), nullable=True))
+    op.add_column("tasks", sa.Column("due_key", UTCDateTime(), nullable=True))
+    for name in ("tags", "tag_keys", "reminders"):
+        op.add_column(
+            "tasks", sa.Column(name, TextList(), server_default=empty_list, nullable=False)
         )
-    with op.batch_alter_table("tasks") as tasks:
-        tasks.add_column(
-            sa.Column("priority", sa.SmallInteger(), server_default="0", nullable=False)
-        )
-        tasks.add_column(sa.Column("due_date", sa.Date(), nullable=True))
-        tasks.add_column(sa.Column("due_at", UTCDateTime(), nullable=True))
-        tasks.add_column(sa.Column("due_key", UTCDateTime(), nullable=True))
-        for name in ("tags", "tag_keys", "reminders"):
-            tasks.add_column(sa.Column(name, TextList(), server_default=empty_list, nullable=False))
-        tasks.add_column(sa.Column("recurrence", sa.String(500), nullable=True))
-        tasks.add_column(sa.Column("series_start", sa.Text(), nullable=True))
-        tasks.add_column(sa.Column("position", sa.Text(), nullable=True))
-        tasks.add_column(sa.Column("completed_at", UTCDateTime(), nullable=True))
+    op.add_column("tasks", sa.Column("recurrence", sa.String(500), nullable=True))
+    op.add_column("tasks", sa.Column("series_start", sa.Text(), nullable=True))
+    # SQLite adds a NOT NULL column only with a default; every row gets its place below.
+    op.add_column(
+        "tasks",
+        sa.Column(
+            "position", POSITION_TYPE, server_default="" if sqlite else None, nullable=not sqlite
+        ),
+    )
+    op.add_column("tasks", sa.Column("completed_at", UTCDateTime(), nullable=True))
     _place_existing_tasks()
-    with op.batch_alter_table("tasks") as tasks:
-        tasks.alter_column("position", existing_type=sa.Text(), nullable=False)
-        tasks.create_check_constraint("priority_valid", "priority BETWEEN 0 AND 4")
-        tasks.create_check_constraint("one_due", "due_date IS NULL OR due_at IS NULL")
-        tasks.create_check_constraint(
-            "due_key_set", "(due_date IS NULL AND due_at IS NULL) = (due_key IS NULL)"
-        )
-        tasks.create_check_constraint(
-            "recurrence_has_due",
-            "recurrence IS NULL OR (series_start IS NOT NULL AND due_key IS NOT NULL)",
-        )
+    if not sqlite:
+        # SQLite cannot add constraints to a table in place; the API enforces the same rules.
+        op.alter_column("tasks", "position", existing_type=POSITION_TYPE, nullable=False)
+        for name, condition in CHECKS.items():
+            op.create_check_constraint(name, "tasks", condition)
+        # A trusted extension (PostgreSQL 13+, Neon included): the database owner may add it.
+        op.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")
     op.create_index("ix_tasks_user_due", "tasks", ["user_id", "due_key", "id"])
     op.create_index(
         "ix_tasks_user_priority", "tasks", ["user_id", sa.desc("priority"), sa.desc("id")]
     )
     op.create_index("ix_tasks_user_position", "tasks", ["user_id", "position"], unique=True)
-    if not sqlite:
-        # A trusted extension (PostgreSQL 13+, Neon included): the database owner may add it.
-        op.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")
     op.create_index(
         "ix_tasks_user_tag_keys", "tasks", ["user_id", "tag_keys"], postgresql_using="gin"
     )
@@ -93,9 +105,10 @@ def downgrade() -> None:
         "ix_tasks_user_due",
     ):
         op.drop_index(index, "tasks")
+    if op.get_bind().dialect.name != "sqlite":
+        for constraint in CHECKS:
+            op.drop_constraint(constraint, "tasks", type_="check")
     with op.batch_alter_table("tasks") as tasks:
-        for constraint in ("recurrence_has_due", "due_key_set", "one_due", "priority_valid"):
-            tasks.drop_constraint(constraint, type_="check")
         for column in (
             "completed_at",
             "position",
