@@ -113,8 +113,8 @@ def test_planning_migration_keeps_existing_tasks_in_order_and_the_sqlite_schema_
         for n, done in enumerate((True, False, False, False), start=1):
             db.execute(
                 "INSERT INTO tasks (user_id, title, completed, created_at, updated_at, version)"
-                f" VALUES ('alice', 't{n}', ?, '2026-01-0{n} 00:00:00', '2026-02-0{n} 00:00:00', 1)",
-                (done,),
+                " VALUES ('alice', ?, ?, ?, ?, 1)",
+                (f"t{n}", done, f"2026-01-0{n} 00:00:00", f"2026-02-0{n} 00:00:00"),
             )
         db.execute("DELETE FROM tasks WHERE title = 't4'")  # its id must never come back
 
