@@ -237,7 +237,6 @@ async def test_a_thousand_moves_into_one_gap_keep_a_strict_order_and_touch_no_ot
     assert [task["title"] for task in listed] == order
 
 
-@pytest.mark.postgres_only
 async def test_concurrent_moves_and_creates_never_share_a_place(
     app: FastAPI, alice: Headers, rows: Rows
 ) -> None:

@@ -684,7 +684,6 @@ async def test_setting_completed_false_on_an_open_occurrence_moves_nothing(
 # Concurrent completions
 
 
-@pytest.mark.postgres_only
 @pytest.mark.parametrize("how", HOWS)
 async def test_two_completions_with_the_same_if_match_advance_once(
     client: httpx.AsyncClient, alice: Headers, rows: Rows, how: str
@@ -709,7 +708,6 @@ async def test_two_completions_with_the_same_if_match_advance_once(
         assert str(stored["due_date"]) == expected[version]
 
 
-@pytest.mark.postgres_only
 async def test_concurrent_completions_without_if_match_each_advance_once(
     client: httpx.AsyncClient, alice: Headers, rows: Rows
 ) -> None:
