@@ -37,9 +37,18 @@ async def test_body_over_64_kib_is_413_problem_json(
 
 # Every route that reads a body, under both prefixes: the limit is set route by route.
 BODY_ROUTES = [
-    (method, prefix + suffix)
-    for prefix in ("/api/tasks", "/api/alice/tasks")
-    for method, suffix in [("POST", ""), ("PUT", "/1"), ("PATCH", "/1"), ("PATCH", "/1/complete")]
+    *(
+        (method, prefix + suffix)
+        for prefix in ("/api/tasks", "/api/alice/tasks")
+        for method, suffix in [
+            ("POST", ""),
+            ("PUT", "/1"),
+            ("PATCH", "/1"),
+            ("PATCH", "/1/complete"),
+            ("POST", "/1/move"),
+        ]
+    ),
+    ("PATCH", "/api/me"),
 ]
 
 
