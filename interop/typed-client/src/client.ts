@@ -149,6 +149,106 @@ await expectData(
 await expectData(200, api.PATCH("/api/{user_id}/tasks/{task_id}/complete", { params: compat }));
 await expectStatus(204, api.DELETE("/api/{user_id}/tasks/{task_id}", { params: compat }));
 
+// Planning: the user's time zone, then tasks with a due, tags, a priority, reminders and a
+// recurrence, as a planner form sends them.
+const berlin = { time_zone: "Europe/Berlin" };
+const zone = await expectData(200, api.PATCH("/api/me", { body: berlin }));
+const timeZone: string = zone.time_zone;
+const inTwoHours = new Date(Date.now() + 2 * 3600_000).toISOString();
+const plumber = await expectData(
+  201,
+  api.POST("/api/tasks", {
+    body: {
+      title: "Call the plumber",
+      priority: "high",
+      due_at: inTwoHours,
+      tags: ["home", "Errands"],
+      reminders: ["PT1H"],
+    },
+  }),
+);
+const rent = await expectData(
+  201,
+  api.POST("/api/tasks", {
+    body: { title: "Pay rent", due_date: "2026-04-01", recurrence: "FREQ=MONTHLY;BYMONTHDAY=1" },
+  }),
+);
+const rentPath = { path: { task_id: rent.id } };
+const replanned = await expectData(
+  200,
+  api.PATCH("/api/tasks/{task_id}", {
+    params: rentPath,
+    body: { priority: "urgent", tags: ["home"], description: null },
+  }),
+);
+// Completing a recurring task moves it to its next occurrence; it stays open.
+const advanced = await expectData(
+  200,
+  api.PATCH("/api/tasks/{task_id}/complete", { params: rentPath, body: { completed: true } }),
+);
+if (advanced.completed || advanced.due_date !== "2026-05-01" || advanced.completed_at !== null) {
+  throw new Error(`completing the rent did not advance it: ${JSON.stringify(advanced)}`);
+}
+
+// The manual order: new tasks come first (rent, then the plumber); rent goes below the plumber,
+// then back to the top through the frontends' path.
+const movedBelow = await expectData(
+  200,
+  api.POST("/api/tasks/{task_id}/move", { params: rentPath, body: { after: plumber.id } }),
+);
+const movedUp = await expectData(
+  200,
+  api.POST("/api/{user_id}/tasks/{task_id}/move", {
+    params: { path: { user_id, task_id: rent.id } },
+    body: { to: "top" },
+  }),
+);
+const planning = {
+  sort: "position",
+  tag: "HOME",
+  priority: "high,urgent",
+  due: "any",
+  due_from: "2026-01-01",
+  due_to: "2099-12-31",
+} as const;
+const manual = await expectData(200, api.GET("/api/tasks", { params: { query: planning } }));
+const byDue = await expectData(
+  200,
+  api.GET("/api/tasks", { params: { query: { sort: "-due", status: "pending", due: "any" } } }),
+);
+const reminders = await expectData(
+  200,
+  api.GET("/api/reminders", {
+    params: {
+      query: {
+        from: new Date().toISOString(),
+        until: new Date(Date.now() + 86400_000).toISOString(),
+      },
+    },
+  }),
+);
+const reminded: { task_id: number; remind_at: string }[] = reminders.map(
+  ({ task_id, remind_at }) => ({ task_id, remind_at }),
+);
+const expected = {
+  manual: [rent.id, plumber.id],
+  byDue: [plumber.id, rent.id],
+  reminded: [plumber.id],
+};
+const got = {
+  manual: manual.map((task) => task.id),
+  byDue: byDue.map((task) => task.id),
+  reminded: reminded.map((reminder) => reminder.task_id),
+};
+if (JSON.stringify(got) !== JSON.stringify(expected)) {
+  const [actual, wanted] = [got, expected].map((value) => JSON.stringify(value));
+  throw new Error(`planning listings: ${actual}, expected ${wanted}`);
+}
+for (const task of [plumber, rent]) {
+  const done = { params: { path: { task_id: task.id } } };
+  await expectStatus(204, api.DELETE("/api/tasks/{task_id}", done));
+}
+
 const after = await expectData(200, api.GET("/api/me"));
 const remaining: number = after.tasks.total;
 
@@ -167,6 +267,15 @@ console.log(
       completed: completed.completed,
       staleTitle,
       compatListed: compatListed.map((task) => task.id),
+      planning: {
+        timeZone,
+        plumber: [plumber.priority, plumber.due_at, plumber.tags, plumber.reminders],
+        replanned: [replanned.priority, replanned.tags, replanned.recurrence],
+        advanced: [advanced.due_date, advanced.version - replanned.version],
+        positions: [movedBelow.position > plumber.position, movedUp.position < plumber.position],
+        listed: got,
+        reminded,
+      },
       remaining,
     },
   }),

@@ -91,6 +91,28 @@ def _refs(node: Any) -> Iterator[str]:
             yield from _refs(value)
 
 
+_FASTAPI_422 = "#/components/schemas/HTTPValidationError"
+
+
+def _drop_fastapi_validation_errors(document: dict[str, Any]) -> None:
+    """Remove the 422 FastAPI documents on every operation with parameters.
+
+    The app never sends it: an invalid path is 404, an invalid query or header 400, an invalid
+    body 422, all problem+json (core.errors), and the routes that read a body document their
+    422 as such. Left in, a typed client expects an `HTTPValidationError` that never comes,
+    and a generator is told of a status the operation does not have.
+    """
+    for item in document["paths"].values():
+        for operation in item.values():
+            responses = operation.get("responses", {})
+            if _FASTAPI_422 in set(_refs(responses.get("422", {}))):
+                del responses["422"]
+    schemas = document["components"]["schemas"]
+    for name in ("HTTPValidationError", "ValidationError"):
+        if f"#/components/schemas/{name}" not in set(_refs(document)):
+            schemas.pop(name, None)
+
+
 def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -104,6 +126,7 @@ def install_openapi(app: FastAPI) -> None:
             problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(problem.pop("$defs", {}))
             schemas["Problem"] = problem
+            _drop_fastapi_validation_errors(schema)
             _state_request_defaults_in_descriptions(schema)
             app.openapi_schema = schema
         return app.openapi_schema

@@ -18,5 +18,15 @@ class ReminderQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=False)
 
-    start: Annotated[DueAt | None, Field(alias="from", description="Default: now.")] = None
-    until: Annotated[DueAt | None, Field(description="Default: 24 hours after `from`.")] = None
+    start: Annotated[
+        DueAt | None,
+        Field(alias="from", description="Default: now.", examples=["2026-03-22T09:00:00Z"]),
+    ] = None
+    until: Annotated[
+        DueAt | None,
+        Field(
+            description="Default: 24 hours after `from`. After `from` and at most 31 days "
+            "after it, else 400.",
+            examples=["2026-03-23T09:00:00Z"],
+        ),
+    ] = None

@@ -53,8 +53,21 @@ def _description(value: str | None) -> str | None:
     return _storable(value) or None if value is not None else None
 
 
-# The documented schema describes the stored form; validation trims first, so surrounding
-# whitespace never counts against the length.
+# What `str.strip()` trims, spelled out: regex engines differ on `\s` (the Rust one that
+# JSON Schema validators use leaves out U+001C to U+001F), and a pattern must say what the
+# server does.
+_SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def _trimmed(inner: str, most: int) -> str:
+    """A pattern for text whose trimmed form is 1 to `most` characters, none of them in
+    `inner` (the body of a character class); any whitespace around it."""
+    edge = f"[^{_SPACE}{inner}]"
+    return f"^[{_SPACE}]*{edge}(?:[^{inner}]{{0,{most - 2}}}{edge})?[{_SPACE}]*$"
+
+
+# The documented schema states the length after trimming (in the pattern): validation trims
+# first, so surrounding whitespace never counts against the length.
 Title = Annotated[
     str,
     AfterValidator(_title),
@@ -62,8 +75,8 @@ Title = Annotated[
         {
             "type": "string",
             "minLength": 1,
-            "maxLength": TITLE_MAX,
-            "pattern": r"^[^\x00]*\S[^\x00]*$",
+            # No NUL; 1 to 200 characters once trimmed.
+            "pattern": _trimmed("\\x00", TITLE_MAX),
             "description": "1 to 200 characters after trimming surrounding whitespace",
             "examples": ["Buy milk"],
         }
@@ -104,6 +117,18 @@ def _calendar_date(value: str) -> date:
         raise ValueError("must be a real calendar date") from None
 
 
+# The start of an RFC 3339 date-time. Lax datetime parsing alone also reads a bare number
+# ("0", "1700000000.5") as Unix seconds, which is no RFC 3339 time.
+_DATE_TIME_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
+
+
+def _date_time_text(value: object) -> str:
+    value = _text(value)
+    if not _DATE_TIME_START.match(value):
+        raise ValueError("must be an RFC 3339 time, such as 2026-03-22T09:00:00Z")
+    return value
+
+
 def _utc(value: datetime) -> datetime:
     try:
         return value.astimezone(UTC)
@@ -115,12 +140,14 @@ DueDate = Annotated[
     date,
     BeforeValidator(_calendar_date),
     BeforeValidator(_text),
-    WithJsonSchema({"type": "string", "format": "date", "examples": ["2026-03-22"]}),
+    # No example: generators put every property's example into one body, and a due_date next
+    # to due_at's would be two dues (the bodies' own examples show an all-day due).
+    WithJsonSchema({"type": "string", "format": "date"}),
 ]
 DueAt = Annotated[
     AwareDatetime,
     AfterValidator(_utc),
-    BeforeValidator(_text),
+    BeforeValidator(_date_time_text),
     Field(strict=False),
     WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-03-22T09:00:00Z"]}),
 ]
@@ -146,7 +173,12 @@ Tags = Annotated[
     WithJsonSchema(
         {
             "type": "array",
-            "items": {"type": "string", "minLength": 1, "maxLength": TAG_MAX, "pattern": "^[^,]+$"},
+            "items": {
+                "type": "string",
+                "minLength": 1,
+                # No commas or control characters; 1 to 50 characters once trimmed.
+                "pattern": _trimmed(",\\x00-\\x1f\\x7f-\\x9f", TAG_MAX),
+            },
             "maxItems": TAGS_MAX,
             "description": "Trimmed; duplicates (ignoring case) merged; returned sorted.",
             "examples": [["errands", "home"]],
@@ -174,16 +206,24 @@ def _reminders(values: list[str]) -> list[str]:
     return [_TIMEDELTA.dump_python(offset, mode="json") for offset in sorted(offsets)]
 
 
+# A subset of what `_reminders` accepts that a pattern can state: a generator (schemathesis)
+# drawing from it gets only accepted values, where the 30-day sum over all units cannot be a
+# pattern.
+_HOURS, _MINUTES, _SECONDS = "(?:1?[0-9]|2[0-3])H", "[0-5]?[0-9]M", "[0-5]?[0-9]S"
+_CLOCK = f"T(?:{_HOURS}(?:{_MINUTES})?(?:{_SECONDS})?|{_MINUTES}(?:{_SECONDS})?|{_SECONDS})"
+_REMINDER_PATTERN = f"^P(?:[0-4]W|30D|[12]?[0-9]D(?:{_CLOCK})?|{_CLOCK})$"
 Reminders = Annotated[
     list[str],
     AfterValidator(_reminders),
     WithJsonSchema(
         {
             "type": "array",
-            "items": {"type": "string", "pattern": "^P", "examples": ["PT15M"]},
+            "items": {"type": "string", "pattern": _REMINDER_PATTERN, "examples": ["PT15M"]},
             "maxItems": REMINDERS_MAX,
             "description": "ISO 8601 durations before `due_at`, at most 30 days each; "
-            "returned merged and sorted shortest first.",
+            "returned merged and sorted shortest first. The pattern gives the common forms "
+            "(up to 4 weeks, 30 days, or 29 days and a time); any duration of weeks, days, "
+            "hours, minutes and seconds up to 30 days is accepted, such as `PT720H`.",
             "examples": [["PT15M", "P1D"]],
         }
     ),
@@ -194,16 +234,33 @@ def _recurrence(value: str | None) -> str | None:
     return None if value is None else recurrence.normalize(value)
 
 
+# A subset of the rules `recurrence.normalize` accepts that a pattern can state: every rule it
+# matches has occurrences (month days up to 28 exist in every month), and none has UNTIL,
+# whose form depends on the due.
+_WEEKDAY = "(?:MO|TU|WE|TH|FR|SA|SU)"
+_MONTH = "(?:[1-9]|1[0-2])"
+_MONTH_DAY = "(?:-?(?:[1-9]|1[0-9]|2[0-8]))"
+_RULE_PATTERN = (
+    "^FREQ=(?:DAILY|WEEKLY|MONTHLY|YEARLY)(?:;INTERVAL=[1-9][0-9]?)?"
+    f"(?:;BYMONTH={_MONTH}(?:,{_MONTH})*)?(?:;BYMONTHDAY={_MONTH_DAY}(?:,{_MONTH_DAY})*)?"
+    f"(?:;BYDAY={_WEEKDAY}(?:,{_WEEKDAY})*)?(?:;COUNT=[1-9][0-9]?)?$"
+)
 Recurrence = Annotated[
     str | None,
     Field(max_length=RECURRENCE_MAX),
     AfterValidator(_recurrence),
     WithJsonSchema(
         {
-            "anyOf": [{"type": "string", "maxLength": RECURRENCE_MAX}, {"type": "null"}],
+            "anyOf": [
+                {"type": "string", "maxLength": RECURRENCE_MAX, "pattern": _RULE_PATTERN},
+                {"type": "null"},
+            ],
             "description": "An RFC 5545 RRULE value without `RRULE:`: FREQ (DAILY, WEEKLY, "
             "MONTHLY, YEARLY) with INTERVAL, BYDAY, BYMONTHDAY, BYMONTH, COUNT or UNTIL; "
-            "needs a due.",
+            "needs a due. The pattern gives the common forms, parts in the order the API "
+            "writes them back; parts in any order, BYDAY ordinals (`-1FR`), month days to 31 "
+            "and UNTIL (a date `YYYYMMDD` for a `due_date`, a UTC time `YYYYMMDDTHHMMSSZ` for a "
+            "`due_at`) are accepted too.",
             "examples": ["FREQ=WEEKLY;BYDAY=MO"],
         }
     ),
@@ -219,12 +276,48 @@ def _one_due(value: datetime | None, info: ValidationInfo) -> datetime | None:
 _REQUEST = ConfigDict(extra="forbid", strict=True)
 
 
+def _present(name: str, value: dict[str, Any]) -> dict[str, Any]:
+    """JSON Schema for: the body has `name`, with a value that matches `value`."""
+    return {"required": [name], "properties": {name: value}}
+
+
+_STRING = {"type": "string"}  # a due or rule that is set (not null)
+# The rules between fields that the validators enforce, stated in the document so that a
+# client (or a generator such as schemathesis) knows them: both dues set in one body is 422.
+_ONE_DUE = {
+    "not": {
+        "required": ["due_date", "due_at"],
+        "properties": {"due_date": _STRING, "due_at": _STRING},
+    }
+}
+
+
+def _create_schema(schema: dict[str, Any]) -> None:
+    # A new task has no stored due to lean on: a rule needs a due in the body, reminders a
+    # due_at.
+    schema["allOf"] = [
+        _ONE_DUE,
+        {
+            "if": _present("recurrence", _STRING),
+            "then": {"anyOf": [_present("due_date", _STRING), _present("due_at", _STRING)]},
+        },
+        {"if": _present("reminders", {"minItems": 1}), "then": _present("due_at", _STRING)},
+    ]
+    schema["examples"] = [
+        {"title": "Buy milk", "description": "2 litres"},
+        {
+            "title": "Pay rent",
+            "priority": "high",
+            "due_date": "2026-04-01",
+            "recurrence": "FREQ=MONTHLY;BYMONTHDAY=1",
+            "tags": ["home"],
+        },
+        {"title": "Dentist", "due_at": "2026-03-23T08:30:00Z", "reminders": ["PT1H", "P1D"]},
+    ]
+
+
 class TaskCreate(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        strict=True,
-        json_schema_extra={"examples": [{"title": "Buy milk", "description": "2 litres"}]},
-    )
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_create_schema)
 
     title: Title
     description: Description = None
@@ -277,6 +370,9 @@ def _update_schema(schema: dict[str, Any]) -> None:
     # What the validators below enforce, stated in the document: at least one field, and only
     # `description` may be null (it clears the description).
     schema["minProperties"] = 1
+    # Whether a rule or reminders have their due depends on the stored task as well: only
+    # the rule within the body is stated here.
+    schema["allOf"] = [_ONE_DUE]
     for name in _NOT_NULL:
         field = schema["properties"][name]
         field.update(next(option for option in field.pop("anyOf") if option.get("type") != "null"))
@@ -410,18 +506,27 @@ class TaskCounts(BaseModel):
     due_today: int = Field(description="Due today in your time zone.")
 
 
+_TASK_ID = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+
+
+def _move_schema(schema: dict[str, Any]) -> None:
+    # Exactly one of the three is set (not null): `{"before": 41}`, `{"to": "top"}`, also
+    # `{"before": null, "to": "top"}`.
+    for name in ("before", "after"):
+        # As integers: pydantic writes these bounds as floats, and 2**63 - 1 as a float is 2**63.
+        schema["properties"][name]["anyOf"] = [_TASK_ID, {"type": "null"}]
+    schema["oneOf"] = [
+        _present("before", {"type": "integer"}),
+        _present("after", {"type": "integer"}),
+        _present("to", _STRING),
+    ]
+    schema["examples"] = [{"before": 41}, {"to": "top"}]
+
+
 class TaskMove(BaseModel):
     """Exactly one of `before`, `after` (a task id) or `to`."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        strict=True,
-        json_schema_extra={
-            "minProperties": 1,
-            "maxProperties": 1,
-            "examples": [{"before": 41}, {"to": "top"}],
-        },
-    )
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_move_schema)
 
     before: int | None = Field(default=None, ge=1, le=2**63 - 1)
     after: int | None = Field(default=None, ge=1, le=2**63 - 1)
@@ -440,6 +545,16 @@ _DESCENDING_BY_DEFAULT = frozenset({"created_at", "updated_at", "priority"})
 Status = Literal["all", "pending", "completed"]
 
 
+SORT_KEYS = ("created_at", "updated_at", "title", "due", "priority", "position")
+
+
+def _sort_values(schema: dict[str, Any]) -> None:
+    # Every value listed (a typed client gets their union, a generator tries each); the space
+    # the pattern also allows is a `+` that reached the server unencoded, not a value to send.
+    del schema["pattern"]
+    schema["enum"] = [f"{sign}{key}" for sign in ("", "-", "+") for key in SORT_KEYS]
+
+
 class TaskListQuery(BaseModel):
     """Query parameters of GET /api/tasks."""
 
@@ -454,10 +569,11 @@ class TaskListQuery(BaseModel):
     )
     sort: str = Field(
         default="created_at",
-        pattern=r"^[-+ ]?(created_at|updated_at|title|due|priority|position)$",
+        pattern=rf"^[-+ ]?({'|'.join(SORT_KEYS)})$",
         description="`created_at`, `updated_at` (newest first), `title` (A to Z), `due` "
         "(earliest first; no due last either way), `priority` (urgent first) or `position` "
         "(manual order); prefix `-`/`+` to force direction.",
+        json_schema_extra=_sort_values,
     )
     priority: str | None = Field(
         default=None,
@@ -475,10 +591,11 @@ class TaskListQuery(BaseModel):
         description="`overdue` (not completed, due before now), `today`, `upcoming` (the 7 "
         "days after today), `none`, `any`; days are your time zone's.",
     )
-    due_from: date | None = Field(
+    # DueDate: `YYYY-MM-DD` only (a bare `date` would read "0" as Unix seconds, 1970-01-01).
+    due_from: DueDate | None = Field(
         default=None, description="The due's day (your time zone) on or after this date."
     )
-    due_to: date | None = Field(
+    due_to: DueDate | None = Field(
         default=None, description="The due's day (your time zone) on or before this date."
     )
     q: str | None = Field(default=None, max_length=200, description="Case-insensitive search.")

@@ -14,7 +14,13 @@ def _known_zone(name: str) -> str:
 
 TimeZone = Annotated[
     str,
-    Field(min_length=1, max_length=64, examples=["Europe/Berlin"]),
+    Field(
+        min_length=1,
+        max_length=64,
+        examples=["Europe/Berlin"],
+        description="An IANA time zone name, as a browser reports it "
+        "(`Intl.DateTimeFormat().resolvedOptions().timeZone`); an unknown name is 422.",
+    ),
     AfterValidator(_known_zone),
 ]
 
