@@ -243,8 +243,14 @@ async def live_server(application: FastAPI) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    async with running(settings) as application:
+def clock() -> Clock:
+    """The app's clock: a module that sets the time overrides this with a FixedClock."""
+    return SYSTEM_CLOCK
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: Clock) -> AsyncIterator[FastAPI]:
+    async with running(settings, clock=clock) as application:
         yield application
 
 

@@ -1,18 +1,14 @@
 """GET /api/reminders: the caller's reminders that fall in [from, until), on a clock the tests
 set."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from tests.conftest import running
 from tests.tasks.test_routes import create
 from todo_api.core.clock import FixedClock
-from todo_api.core.config import Settings
 
 Headers = dict[str, str]
 NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
@@ -21,13 +17,6 @@ NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(NOW)
-
-
-@pytest.fixture
-async def app(settings: Settings, clock: FixedClock) -> AsyncIterator[FastAPI]:
-    """The app on a clock the tests move."""
-    async with running(settings, clock=clock) as application:
-        yield application
 
 
 def at(hours: float = 0, *, seconds: int = 0) -> str:

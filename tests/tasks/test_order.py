@@ -8,7 +8,7 @@ import asyncio
 import itertools
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,12 +37,6 @@ def settings(database_url: str) -> Settings:
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(START)
-
-
-@pytest.fixture
-async def app(settings: Settings, clock: FixedClock) -> AsyncIterator[FastAPI]:
-    async with running(settings, clock=clock) as application:
-        yield application
 
 
 def stamp(moment: datetime) -> str:

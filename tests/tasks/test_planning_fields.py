@@ -1,18 +1,15 @@
 """Planning fields through the API: what is stored and read back, the rules that tie dues,
 recurrence and reminders together, and the server-owned `position` and `completed_at`."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from tests.conftest import Rows, running
+from tests.conftest import Rows
 from tests.tasks.test_routes import create
 from todo_api.core.clock import FixedClock
-from todo_api.core.config import Settings
 
 Headers = dict[str, str]
 START = datetime(2026, 3, 10, 12, tzinfo=UTC)
@@ -24,13 +21,6 @@ PLANNING = ("priority", "due_date", "due_at", "tags", "recurrence", "reminders",
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(START)
-
-
-@pytest.fixture
-async def app(settings: Settings, clock: FixedClock) -> AsyncIterator[FastAPI]:
-    """The app on a clock the tests move."""
-    async with running(settings, clock=clock) as application:
-        yield application
 
 
 def planning(task: dict[str, Any]) -> dict[str, Any]:

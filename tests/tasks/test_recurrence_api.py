@@ -7,7 +7,7 @@ completions rotate through the three ways a client completes a task: the toggle,
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from itertools import islice
 from typing import Any
@@ -16,12 +16,10 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from dateutil.rrule import DAILY, FR, MO, MONTHLY, TH, TU, WE, WEEKLY, YEARLY, rrule
-from fastapi import FastAPI
 
-from tests.conftest import Rows, running
+from tests.conftest import Rows
 from tests.tasks.test_routes import create
 from todo_api.core.clock import FixedClock
-from todo_api.core.config import Settings
 
 Headers = dict[str, str]
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -33,12 +31,6 @@ HOWS = ("toggle", "set", "patch")
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(NOW)
-
-
-@pytest.fixture
-async def app(settings: Settings, clock: FixedClock) -> AsyncIterator[FastAPI]:
-    async with running(settings, clock=clock) as application:
-        yield application
 
 
 def stamp(moment: datetime) -> str:

@@ -5,19 +5,16 @@ Pacific/Kiritimati is UTC+14 and Pacific/Pago_Pago UTC-11 (neither observes dayl
 so the user's day and the server's UTC day differ for most of every day.
 """
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from tests.conftest import Rows, running
+from tests.conftest import Rows
 from tests.tasks.test_routes import create
 from todo_api.core.clock import FixedClock
-from todo_api.core.config import Settings
 
 Headers = dict[str, str]
 KIRITIMATI = "Pacific/Kiritimati"
@@ -28,13 +25,6 @@ DAY = date(2026, 3, 10)
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(datetime(2026, 3, 1, tzinfo=UTC))
-
-
-@pytest.fixture
-async def app(settings: Settings, clock: FixedClock) -> AsyncIterator[FastAPI]:
-    """The app on a clock the tests set."""
-    async with running(settings, clock=clock) as application:
-        yield application
 
 
 def local(day: date, zone: str, *, seconds: int = 0) -> datetime:
