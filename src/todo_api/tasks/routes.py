@@ -61,6 +61,13 @@ _CHANGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": TaskRead, "headers": _ETAG},
     **problem_responses(404, 412, 413, 415, 422),
 }
+# Every route that changes one task: its JSON text with an ETag, and a body limit.
+_CHANGE_ROUTE: dict[str, Any] = {
+    "response_model": None,
+    "response_class": JSONText,
+    "responses": _CHANGE_RESPONSES,
+    "max_body_size": MAX_BODY_BYTES,
+}
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -241,20 +248,11 @@ for _method, _name in (("PUT", "replace_task"), ("PATCH", "patch_task")):
         update_task,
         methods=[_method],
         name=_name,
-        response_model=None,
-        response_class=JSONText,
-        responses=_CHANGE_RESPONSES,
-        max_body_size=MAX_BODY_BYTES,
+        **_CHANGE_ROUTE,
     )
 
 
-@router.patch(
-    "/{task_id}/complete",
-    response_model=None,
-    response_class=JSONText,
-    responses=_CHANGE_RESPONSES,
-    max_body_size=MAX_BODY_BYTES,
-)
+@router.patch("/{task_id}/complete", **_CHANGE_ROUTE)
 async def complete_task(
     task_id: TaskId,
     response: Response,
@@ -277,13 +275,7 @@ async def complete_task(
     return _tagged(response, task)
 
 
-@router.post(
-    "/{task_id}/move",
-    response_model=None,
-    response_class=JSONText,
-    responses=_CHANGE_RESPONSES,
-    max_body_size=MAX_BODY_BYTES,
-)
+@router.post("/{task_id}/move", **_CHANGE_ROUTE)
 async def move_task(
     task_id: TaskId,
     move: TaskMove,
